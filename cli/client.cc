@@ -1,0 +1,96 @@
+#include "cli/client.h"
+
+#include <zmq.hpp>
+
+#include "common/file_lock.h"
+#include "common/protocol.h"
+
+namespace laneway::cli {
+
+using common::Result;
+using common::Status;
+using common::Value;
+
+struct Client::Impl {
+  zmq::context_t ctx{1};
+  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+};
+
+Client::Client(common::Paths paths, std::unique_ptr<Impl> impl)
+    : paths_(std::move(paths)), impl_(std::move(impl)) {}
+
+Client::~Client() = default;
+
+std::string UnreachableHint(const common::Paths& paths) {
+  return "no laneway supervisor is running on " + paths.home +
+         " (LANEWAY_HOME); start one with `laneway up`";
+}
+
+bool Client::SupervisorAlive() const {
+  auto holder = common::LockHolder(paths_.instance_lock);
+  return holder.ok() && *holder > 0;
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
+  // ZeroMQ connects lazily and would queue our request forever for a socket
+  // nobody listens on; the instance lock tells at once whether anyone is there.
+  auto holder = common::LockHolder(paths.instance_lock);
+  if (!holder.ok() || *holder == 0) return Status::Unavailable(UnreachableHint(paths));
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->sock.set(zmq::sockopt::linger, 0);
+    impl->sock.connect(paths.control_endpoint());
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot connect to " + paths.control_endpoint() + ": " + e.what());
+  }
+  return std::unique_ptr<Client>(new Client(paths, std::move(impl)));
+}
+
+Result<int64_t> Client::Send(Value request) {
+  const int64_t id = next_id_++;
+  request.Set("id", id);
+  std::string bytes = common::EncodeMessage(request);
+  try {
+    if (!impl_->sock.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      return Status::Unavailable("the supervisor is not accepting requests");
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("send: ") + e.what());
+  }
+  return id;
+}
+
+Result<Value> Client::Receive(std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{impl_->sock.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    if (zmq::poll(&item, 1, timeout) == 0) return Status::Unavailable("timeout");
+    zmq::message_t frame;
+    if (!impl_->sock.recv(frame, zmq::recv_flags::dontwait)) return Status::Unavailable("timeout");
+    return common::DecodeMessage(frame.data(), frame.size(), 256u << 20);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("receive: ") + e.what());
+  }
+}
+
+Result<Value> Client::Call(Value request, std::chrono::milliseconds timeout) {
+  auto id = Send(std::move(request));
+  if (!id.ok()) return id.status();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Status::Unavailable("the supervisor did not answer within " +
+                                 std::to_string(timeout.count()) + "ms");
+    }
+    auto m = Receive(left);
+    if (!m.ok()) {
+      if (m.status().message() == "timeout") continue;
+      return m.status();
+    }
+    auto rid = m->GetIntOr("id", 0);
+    if (rid.ok() && *rid == *id) return m;
+  }
+}
+
+}  // namespace laneway::cli

@@ -1,0 +1,60 @@
+// laneway: the command-line client. Talks to the supervisor's control socket only.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kHelp =
+    "usage: laneway COMMAND [ARGS] [--help]\n"
+    "\n"
+    "  up [--config FILE]              run the supervisor in the foreground\n"
+    "  down                            graceful shutdown (drain, then stop)\n"
+    "  agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--json]\n"
+    "                                  send a turn and wait for its outcome\n"
+    "  wait TURN_ID [--timeout DUR] [--json]\n"
+    "                                  outcome of any accepted turn\n"
+    "  status [--json]                 supervisor health, counts, stuck and parked sessions\n"
+    "  workers [--json]                one row per worker\n"
+    "  sessions [--json]               one row per session\n"
+    "  kill SESSION                    end that session's worker\n"
+    "  restart SESSION                 end it, un-park, start a fresh one\n"
+    "  cancel SESSION                  cancel the running turn\n"
+    "  reload                          re-read the config\n"
+    "\n"
+    "State lives under $LANEWAY_HOME (default ~/.laneway).\n"
+    "Exit codes: 0 ok; 1 turn failed/timed out/cancelled/rejected or request refused;\n"
+    "2 usage; 3 supervisor unreachable; 4 --timeout passed with the turn still pending.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace laneway::cli;
+  if (argc < 2) {
+    std::cerr << kHelp;
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kHelp;
+    return kExitOk;
+  }
+  if (cmd == "--version") {
+    std::cout << "laneway 0.1.0\n";
+    return kExitOk;
+  }
+  if (cmd == "up") return CmdUp(argc, argv);
+  if (cmd == "down") return CmdDown(argc, argv);
+  if (cmd == "agent") return CmdAgent(argc, argv);
+  if (cmd == "wait") return CmdWait(argc, argv);
+  if (cmd == "status") return CmdStatus(argc, argv);
+  if (cmd == "workers") return CmdWorkers(argc, argv);
+  if (cmd == "sessions") return CmdSessions(argc, argv);
+  if (cmd == "kill" || cmd == "restart" || cmd == "cancel") return CmdOperator(argc, argv);
+  if (cmd == "reload") return CmdReload(argc, argv);
+  std::cerr << "laneway: unknown command '" << cmd << "'\n" << kHelp;
+  return kExitUsage;
+}

@@ -1,0 +1,84 @@
+// laneway's configuration: one declarative table of keys, loaded whole and
+// validated whole before anything uses it (all-or-nothing, like OTP child specs).
+//
+// Errors name the file, the line and the key: "laneway.toml:7: agents.main.run_timeout:
+// bad duration \"ten\" (expected e.g. \"250ms\", \"10s\", \"5m\")". See docs/config.md.
+#ifndef LANEWAY_COMMON_CONFIG_H_
+#define LANEWAY_COMMON_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace laneway::common {
+
+enum class RunnerKind { kEcho, kExec, kOpenAi };
+enum class QueueMode { kQueue, kCollect, kInterrupt };
+
+const char* RunnerKindName(RunnerKind k);
+const char* QueueModeName(QueueMode m);
+
+struct AgentConfig {
+  std::string id;                          // the key under [agents]
+  RunnerKind runner = RunnerKind::kEcho;
+  std::vector<std::string> command;        // exec: argv, required non-empty for exec
+  std::chrono::milliseconds run_timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
+  QueueMode queue_mode = QueueMode::kQueue;
+  uint32_t max_queue = 100;                // queued turns per session (1..1000000)
+  bool retry_on_restart = false;           // re-run a turn that was running when the supervisor died
+  uint32_t max_attempts = 3;               // worker-killing failures before a turn is 'poison' (1..100)
+
+  bool operator==(const AgentConfig&) const = default;
+};
+
+struct SupervisorConfig {
+  uint32_t max_workers = 64;                                         // 1..100000
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(1)};
+  std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(10)};  // must be > interval
+  uint32_t restart_limit = 5;                                        // deaths in restart_window
+  std::chrono::milliseconds restart_window{std::chrono::seconds(30)};
+  std::chrono::milliseconds restart_backoff{std::chrono::milliseconds(100)};      // first delay
+  std::chrono::milliseconds restart_backoff_max{std::chrono::seconds(5)};         // cap (doubling)
+  std::chrono::milliseconds stuck_after{std::chrono::minutes(15)};   // busy longer = 'stuck'
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
+  uint32_t max_message_bytes = 1 << 20;    // control/worker message size cap (1 KiB..64 MiB)
+  uint32_t max_turns_in_memory = 100000;   // total queued turns across all sessions
+
+  bool operator==(const SupervisorConfig&) const = default;
+};
+
+struct HttpChannelConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:18789";
+  std::string token_env = "LANEWAY_TOKEN";
+
+  bool operator==(const HttpChannelConfig&) const = default;
+};
+
+struct Config {
+  std::string source;  // file path it was loaded from, or "<built-in>"
+  SupervisorConfig supervisor;
+  std::map<std::string, AgentConfig> agents;  // at least one
+  HttpChannelConfig http;
+
+  const AgentConfig* FindAgent(const std::string& id) const;
+};
+
+// The built-in default: one agent "main" with the echo runner.
+Config DefaultConfig();
+
+// Parses TOML text; `source_name` is used in error messages.
+Result<Config> ParseConfig(const std::string& toml_text, const std::string& source_name);
+
+// Reads and parses a file. A missing file is an IoError naming the path.
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace laneway::common
+
+#endif  // LANEWAY_COMMON_CONFIG_H_

@@ -1,0 +1,64 @@
+#include "common/file_lock.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/sync/file_lock.hpp>
+#include <cerrno>
+
+namespace laneway::common {
+
+struct FileLock::Impl {
+  boost::interprocess::file_lock lock;
+};
+
+FileLock::FileLock(std::string path, std::unique_ptr<Impl> impl)
+    : path_(std::move(path)), impl_(std::move(impl)) {}
+
+FileLock::~FileLock() {
+  try {
+    impl_->lock.unlock();
+  } catch (...) {
+    // Process exit releases it anyway.
+  }
+}
+
+Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) {
+  // file_lock needs an existing file; create it close-on-exec so exec'd children
+  // (agent commands) do not hold a descriptor to it.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("open lock file " + path, errno);
+  ::close(fd);
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->lock = boost::interprocess::file_lock(path.c_str());
+    if (!impl->lock.try_lock()) {
+      return Status::Unavailable("lock " + path + " is held by another process");
+    }
+    return std::unique_ptr<FileLock>(new FileLock(path, std::move(impl)));
+  } catch (const boost::interprocess::interprocess_exception& e) {
+    return Status::IoError("lock " + path + ": " + e.what());
+  }
+}
+
+Result<pid_t> LockHolder(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return static_cast<pid_t>(0);
+    return Status::FromErrno("open " + path, errno);
+  }
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;
+  int rc = ::fcntl(fd, F_GETLK, &fl);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno("F_GETLK " + path, err);
+  if (fl.l_type == F_UNLCK) return static_cast<pid_t>(0);
+  return static_cast<pid_t>(fl.l_pid);
+}
+
+}  // namespace laneway::common

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages laneway needs to build and test, only those missing.
+# Safe to run repeatedly; needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libzmq3-dev cppzmq-dev
+  libmsgpack-cxx-dev
+  libtomlplusplus-dev
+  libboost1.74-dev libboost-filesystem1.74-dev
+  libgtest-dev libgmock-dev
+)
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(libbenchmark-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,446 @@
+// The control plane of the core loop: requests from the CLI (and, later, channel
+// adapters over inproc), the status/workers/sessions views, operator commands,
+// reload and graceful shutdown. Every handler answers at once; none waits.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+namespace laneway::supervisor {
+
+using common::LogLevel;
+using common::LogLine;
+using common::TurnStatus;
+using common::Value;
+
+namespace {
+
+int64_t MillisBetween(common::SteadyTime from, common::SteadyTime to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+// Resident set size in KiB from /proc/<pid>/statm, 0 if unreadable.
+int64_t RssKb(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  long size = 0, resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+}  // namespace
+
+void Supervisor::HandleControlFrame(const std::string& peer, const void* data, size_t size) {
+  if (data == nullptr) {
+    ++counters_.bad_control_messages;
+    ReplyError(peer, 0, "bad_request", "a request is exactly one frame after the routing id");
+    return;
+  }
+  auto m = common::DecodeMessage(data, size, opt_.config.supervisor.max_message_bytes);
+  if (!m.ok()) {
+    ++counters_.bad_control_messages;
+    LogLine(LogLevel::kDebug, "bad_control_message").Kv("error", m.status().message());
+    ReplyError(peer, 0, size > opt_.config.supervisor.max_message_bytes ? "too_large" : "bad_request",
+               m.status().message());
+    return;
+  }
+  auto req = m->GetIntOr("id", 0);
+  if (!req.ok()) {
+    ++counters_.bad_control_messages;
+    ReplyError(peer, 0, "bad_request", req.status().message());
+    return;
+  }
+  const std::string& type = common::MessageType(*m);
+  if (type == common::msg::kSubmit) {
+    HandleSubmit(peer, *req, *m);
+  } else if (type == common::msg::kWait) {
+    HandleWait(peer, *req, *m);
+  } else if (type == common::msg::kStatus) {
+    ReplyResult(peer, *req, StatusView());
+  } else if (type == common::msg::kWorkers) {
+    ReplyResult(peer, *req, WorkersView());
+  } else if (type == common::msg::kSessions) {
+    ReplyResult(peer, *req, SessionsView());
+  } else if (type == common::msg::kKill || type == common::msg::kRestart ||
+             type == common::msg::kCancel) {
+    HandleOperator(peer, *req, type, *m);
+  } else if (type == common::msg::kShutdown) {
+    BeginShutdown("laneway down");
+    Value r = Value::MakeMap();
+    r.Set("draining", true);
+    r.Set("pid", static_cast<int64_t>(::getpid()));
+    ReplyResult(peer, *req, std::move(r));
+  } else if (type == common::msg::kReload) {
+    HandleReload(peer, *req);
+  } else if (type == common::msg::kPing) {
+    Value r = Value::MakeMap();
+    r.Set("pong", true);
+    ReplyResult(peer, *req, std::move(r));
+  } else {
+    ++counters_.bad_control_messages;
+    ReplyError(peer, *req, "unknown_type", "unknown request type '" + type + "'");
+  }
+}
+
+void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value& m) {
+  auto agent_id = m.GetString("agent");
+  auto message = m.GetString("message");
+  auto session_arg = m.GetStringOr("session", "main");
+  auto wait = m.GetBoolOr("wait", true);
+  if (!agent_id.ok() || !message.ok() || !session_arg.ok() || !wait.ok()) {
+    ++counters_.bad_control_messages;
+    for (const auto& st : {agent_id.status(), message.status(), session_arg.status(), wait.status()}) {
+      if (!st.ok()) return Reject(peer, req, "", "bad request: " + st.message());
+    }
+  }
+  if (shutting_down_) {
+    return Reject(peer, req, "", "the supervisor is shutting down; retry when it is back up");
+  }
+  const common::AgentConfig* agent = opt_.config.FindAgent(*agent_id);
+  if (agent == nullptr) {
+    std::string known;
+    for (const auto& [id, a] : opt_.config.agents) known += (known.empty() ? "" : ", ") + id;
+    return Reject(peer, req, "", "unknown agent '" + *agent_id + "' (configured: " + known + ")");
+  }
+  auto key = common::NormalizeSessionKey(*agent_id, *session_arg);
+  if (!key.ok()) return Reject(peer, req, "", key.status().message());
+  if (message->empty()) return Reject(peer, req, *key, "message is empty");
+  Session* existing = FindSession(*key);
+  if (existing && existing->policy.parked()) {
+    return Reject(peer, req, *key,
+                  "session " + *key + " is parked after repeated worker deaths; run `laneway restart " +
+                      *key + "` to un-park it");
+  }
+  if (existing && existing->queue.turns() + existing->pending_accepts >= agent->max_queue) {
+    return Reject(peer, req, *key,
+                  "queue full: session " + *key + " already has " +
+                      std::to_string(existing->queue.turns() + existing->pending_accepts) +
+                      " turns waiting (max_queue = " + std::to_string(agent->max_queue) + ")");
+  }
+  if (queued_total_ >= opt_.config.supervisor.max_turns_in_memory) {
+    return Reject(peer, req, *key,
+                  "the supervisor holds max_turns_in_memory = " +
+                      std::to_string(opt_.config.supervisor.max_turns_in_memory) +
+                      " unfinished turns; retry later");
+  }
+  Session& s = GetOrCreateSession(*key, *agent_id);
+  const uint64_t id = next_turn_id_++;
+  Turn t;
+  t.id = id;
+  t.session = *key;
+  t.agent = *agent_id;
+  t.message = std::move(message).value();
+  t.accepted_unix_ms = clock_.UnixMillis();
+  t.accepted_at = clock_.Now();
+  if (*wait) t.waiters.push_back({peer, req});
+  if (journal_) {
+    JournalRecord r;
+    r.type = JournalRecord::Type::kAccept;
+    r.turn_id = id;
+    r.session = t.session;
+    r.agent = t.agent;
+    r.message = t.message;
+    r.accepted_unix_ms = t.accepted_unix_ms;
+    journal_->Append(r);
+  }
+  turns_.emplace(id, std::move(t));
+  ++s.pending_accepts;
+  pending_accepts_.push_back(id);
+  pending_acks_.push_back({peer, req, id});
+}
+
+void Supervisor::HandleWait(const std::string& peer, int64_t req, const Value& m) {
+  auto id = m.GetInt("turn_id");
+  if (!id.ok()) return ReplyError(peer, req, "bad_request", id.status().message());
+  auto it = turns_.find(static_cast<uint64_t>(*id));
+  if (it == turns_.end() || (*id) <= 0) {
+    return ReplyError(peer, req, "unknown_turn",
+                      "unknown turn " + std::to_string(*id) +
+                          " (never accepted, or finished too long ago to be remembered)");
+  }
+  Turn& t = it->second;
+  if (t.status != TurnStatus::kPending) {
+    SendOutcome({peer, req}, t);
+    return;
+  }
+  t.waiters.push_back({peer, req});
+}
+
+void Supervisor::HandleOperator(const std::string& peer, int64_t req, const std::string& type,
+                                const Value& m) {
+  auto key = m.GetString("session");
+  if (!key.ok()) return ReplyError(peer, req, "bad_request", key.status().message());
+  Session* s = FindSession(*key);
+  if (s == nullptr) {
+    return ReplyError(peer, req, "unknown_session",
+                      "unknown session '" + *key + "' (see `laneway sessions`)");
+  }
+  Worker* w = s->worker_id ? FindWorker(s->worker_id) : nullptr;
+  Value r = Value::MakeMap();
+  r.Set("session", s->key);
+  if (type == common::msg::kCancel) {
+    if (w == nullptr || w->state != WorkerState::kBusy || !w->running) {
+      return ReplyError(peer, req, "not_running", "session " + s->key + " has no running turn");
+    }
+    r.Set("cancelled_turn", w->running->turn_ids.front());
+    ApplyEvent(*w, WorkerEvent::kCancel, "cancelled by an operator (laneway cancel)");
+    return ReplyResult(peer, req, std::move(r));
+  }
+  LogLine(LogLevel::kInfo, "operator_command").Kv("command", type).Kv("session", s->key);
+  r.Set("killed_pid", w ? Value(static_cast<int64_t>(w->pid)) : Value());
+  if (w) ApplyEvent(*w, WorkerEvent::kOperatorKill);
+  if (type == common::msg::kRestart) {
+    r.Set("was_parked", s->policy.parked());
+    s->policy.Reset();
+    s->in_backoff = false;
+    s->want_worker = true;
+    Schedule(*s);
+  }
+  ReplyResult(peer, req, std::move(r));
+}
+
+void Supervisor::HandleReload(const std::string& peer, int64_t req) {
+  auto loaded = opt_.config_path.empty() ? common::Result<common::Config>(common::DefaultConfig())
+                                         : common::LoadConfigFile(opt_.config_path);
+  if (!loaded.ok()) {
+    LogLine(LogLevel::kError, "reload_refused").Kv("error", loaded.status().message());
+    if (!peer.empty()) ReplyError(peer, req, "bad_config", loaded.status().message());
+    return;
+  }
+  common::Config next = std::move(loaded).value();
+  Value needs_restart = Value::MakeArray();
+  if (next.supervisor.max_message_bytes != opt_.config.supervisor.max_message_bytes) {
+    needs_restart.Push("supervisor.max_message_bytes");
+    next.supervisor.max_message_bytes = opt_.config.supervisor.max_message_bytes;
+  }
+  if (!(next.http == opt_.config.http)) {
+    needs_restart.Push("channels.http");
+    next.http = opt_.config.http;
+  }
+  opt_.config = std::move(next);
+  for (auto& [key, s] : sessions_) {
+    if (const common::AgentConfig* a = AgentOf(*s)) s->queue.set_max_turns(a->max_queue);
+    s->policy.set_limits(Limits());
+  }
+  LogLine(LogLevel::kInfo, "config_reloaded")
+      .Kv("source", opt_.config.source)
+      .Kv("needs_restart", common::ToJson(needs_restart));
+  AdmitWaiting();
+  if (peer.empty()) return;
+  Value r = Value::MakeMap();
+  r.Set("applied", true);
+  r.Set("source", opt_.config.source);
+  r.Set("needs_restart", std::move(needs_restart));
+  ReplyResult(peer, req, std::move(r));
+}
+
+void Supervisor::ReplyError(const std::string& peer, int64_t req, const std::string& code,
+                            const std::string& error) {
+  Value m = common::NewMessage(common::msg::kError);
+  m.Set("id", req);
+  m.Set("code", code);
+  m.Set("error", error);
+  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+}
+
+void Supervisor::ReplyResult(const std::string& peer, int64_t req, Value data) {
+  Value m = common::NewMessage(common::msg::kResult);
+  m.Set("id", req);
+  m.Set("data", std::move(data));
+  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+}
+
+void Supervisor::SendOutcome(const Waiter& w, const Turn& t) {
+  Value m = common::NewMessage(common::msg::kOutcome);
+  m.Set("id", w.request_id);
+  m.Set("turn_id", t.id);
+  m.Set("session", t.session);
+  m.Set("status", common::TurnStatusName(t.status));
+  if (t.status == TurnStatus::kReplied) {
+    m.Set("reply", t.text);
+  } else if (t.status == TurnStatus::kPending) {
+    m.Set("error", "the supervisor is stopping; turn " + std::to_string(t.id) +
+                       " stays in the journal and runs when it is back (laneway wait " +
+                       std::to_string(t.id) + ")");
+  } else {
+    m.Set("error", t.text);
+  }
+  outbox_.push_back({false, w.peer, common::EncodeMessage(m)});
+}
+
+Value Supervisor::StatusView() const {
+  const auto now = clock_.Now();
+  Value v = Value::MakeMap();
+  int64_t busy = 0, idle = 0, starting = 0, stopping = 0;
+  Value stuck = Value::MakeArray();
+  for (const auto& [id, w] : workers_) {
+    switch (w.state) {
+      case WorkerState::kBusy: {
+        ++busy;
+        int64_t age = MillisBetween(w.turn_started, now);
+        if (age >= opt_.config.supervisor.stuck_after.count() && w.running) {
+          Value e = Value::MakeMap();
+          e.Set("session", w.session);
+          e.Set("turn_id", w.running->turn_ids.front());
+          e.Set("turn_age_ms", age);
+          e.Set("pid", static_cast<int64_t>(w.pid));
+          stuck.Push(std::move(e));
+        }
+        break;
+      }
+      case WorkerState::kIdle: ++idle; break;
+      case WorkerState::kStarting: ++starting; break;
+      case WorkerState::kStopping: ++stopping; break;
+      case WorkerState::kGone: break;
+    }
+  }
+  Value parked = Value::MakeArray();
+  int64_t queued = 0;
+  for (const auto& [key, s] : sessions_) {
+    queued += static_cast<int64_t>(s->queue.turns());
+    if (s->policy.parked()) parked.Push(key);
+  }
+  const bool healthy = stuck.as_array().empty() && parked.as_array().empty() && !journal_failing_;
+  v.Set("pid", static_cast<int64_t>(::getpid()));
+  v.Set("uptime_ms", MillisBetween(started_at_, now));
+  v.Set("healthy", healthy);
+  v.Set("shutting_down", shutting_down_);
+  v.Set("home", opt_.paths.home);
+  v.Set("config", opt_.config.source);
+  v.Set("workers", static_cast<int64_t>(workers_.size()));
+  v.Set("busy", busy);
+  v.Set("idle", idle);
+  v.Set("starting", starting);
+  v.Set("stopping", stopping);
+  v.Set("max_workers", opt_.config.supervisor.max_workers);
+  v.Set("queued", queued);
+  v.Set("waiting_for_worker", static_cast<int64_t>(admission_.size()));
+  v.Set("sessions", static_cast<int64_t>(sessions_.size()));
+  v.Set("stuck_after_ms", static_cast<int64_t>(opt_.config.supervisor.stuck_after.count()));
+  v.Set("stuck", std::move(stuck));
+  v.Set("parked", std::move(parked));
+  Value j = Value::MakeMap();
+  j.Set("ok", !journal_failing_);
+  j.Set("error", journal_failing_ ? Value(journal_error_) : Value());
+  j.Set("bytes", journal_ ? journal_->size_bytes() : 0);
+  j.Set("corrupt_records", counters_.journal_corrupt_records);
+  j.Set("truncated_bytes", counters_.journal_truncated_bytes);
+  v.Set("journal", std::move(j));
+  Value c = Value::MakeMap();
+  c.Set("turns_accepted", counters_.turns_accepted);
+  c.Set("turns_replied", counters_.turns_replied);
+  c.Set("turns_failed", counters_.turns_failed);
+  c.Set("turns_timed_out", counters_.turns_timed_out);
+  c.Set("turns_cancelled", counters_.turns_cancelled);
+  c.Set("turns_rejected", counters_.turns_rejected);
+  c.Set("turns_interrupted", counters_.turns_interrupted);
+  c.Set("recovered_turns", counters_.recovered_turns);
+  c.Set("bad_control_messages", counters_.bad_control_messages);
+  c.Set("worker_protocol_errors", counters_.worker_protocol_errors);
+  c.Set("stale_worker_messages", counters_.stale_worker_messages);
+  c.Set("undeliverable", counters_.undeliverable);
+  c.Set("worker_spawns", counters_.worker_spawns);
+  c.Set("worker_spawn_failures", counters_.worker_spawn_failures);
+  c.Set("worker_kills", counters_.worker_kills);
+  c.Set("journal_errors", counters_.journal_errors);
+  v.Set("counters", std::move(c));
+  return v;
+}
+
+Value Supervisor::WorkersView() const {
+  const auto now = clock_.Now();
+  Value rows = Value::MakeArray();
+  for (const auto& [key, s] : sessions_) {
+    auto wit = s->worker_id ? workers_.find(s->worker_id) : workers_.end();
+    if (wit == workers_.end() && !s->policy.parked()) continue;
+    Value r = Value::MakeMap();
+    r.Set("session", key);
+    if (wit != workers_.end()) {
+      const Worker& w = wit->second;
+      r.Set("worker_id", w.id);
+      r.Set("pid", static_cast<int64_t>(w.pid));
+      r.Set("state", WorkerStateName(w.state));
+      r.Set("turn_id", w.running ? Value(w.running->turn_ids.front()) : Value());
+      r.Set("turn_age_ms", w.state == WorkerState::kBusy ? Value(MillisBetween(w.turn_started, now)) : Value());
+      r.Set("uptime_ms", MillisBetween(w.spawned_at, now));
+      r.Set("rss_kb", RssKb(w.pid));
+    } else {
+      r.Set("worker_id", Value());
+      r.Set("pid", Value());
+      r.Set("state", "parked");
+      r.Set("turn_id", Value());
+      r.Set("turn_age_ms", Value());
+      r.Set("uptime_ms", Value());
+      r.Set("rss_kb", Value());
+    }
+    r.Set("queue_depth", static_cast<int64_t>(s->queue.turns()));
+    r.Set("restarts", s->restarts);
+    r.Set("parked", s->policy.parked());
+    rows.Push(std::move(r));
+  }
+  return rows;
+}
+
+Value Supervisor::SessionsView() const {
+  Value rows = Value::MakeArray();
+  for (const auto& [key, s] : sessions_) {
+    Value r = Value::MakeMap();
+    auto wit = s->worker_id ? workers_.find(s->worker_id) : workers_.end();
+    std::string state = s->policy.parked()               ? "parked"
+                        : wit != workers_.end()          ? WorkerStateName(wit->second.state)
+                        : s->in_backoff                  ? "backoff"
+                        : admission_.Contains(key)       ? "waiting"
+                        : s->queue.empty()               ? "no_worker"
+                                                         : "queued";
+    r.Set("session", key);
+    r.Set("agent", s->agent);
+    r.Set("state", state);
+    r.Set("pid", wit != workers_.end() ? Value(static_cast<int64_t>(wit->second.pid)) : Value());
+    r.Set("queue_depth", static_cast<int64_t>(s->queue.turns()));
+    r.Set("turns_total", s->turns_total);
+    r.Set("restarts", s->restarts);
+    r.Set("last_activity_unix_ms", s->last_activity_unix_ms);
+    rows.Push(std::move(r));
+  }
+  return rows;
+}
+
+void Supervisor::BeginShutdown(const std::string& why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  LogLine(LogLevel::kInfo, "shutdown_started")
+      .Kv("reason", why)
+      .Kv("busy_workers", static_cast<uint64_t>(workers_.size()))
+      .Kv("drain_timeout_ms", static_cast<int64_t>(opt_.config.supervisor.drain_timeout.count()));
+  timers_.Arm({clock_.Now() + opt_.config.supervisor.drain_timeout, TimerKind::kDrain});
+  std::vector<uint64_t> ids;
+  for (const auto& [id, w] : workers_) {
+    if (w.state == WorkerState::kIdle || w.state == WorkerState::kStarting) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    if (Worker* w = FindWorker(id)) ApplyEvent(*w, WorkerEvent::kDrainKill);
+  }
+  CheckShutdownDone();
+}
+
+void Supervisor::CheckShutdownDone() {
+  if (!shutting_down_ || !workers_.empty() || exit_loop_) return;
+  // Turns still queued stay in the journal as accepted: the next supervisor runs
+  // them. Whoever waits on one learns that it is still pending.
+  for (auto& [id, t] : turns_) {
+    if (t.status != TurnStatus::kPending) continue;
+    for (const Waiter& w : t.waiters) SendOutcome(w, t);
+    t.waiters.clear();
+  }
+  if (index_dirty_) WriteSessionIndex();
+  exit_loop_ = true;
+}
+
+}  // namespace laneway::supervisor

@@ -1,0 +1,104 @@
+// The write-ahead journal of accepted turns (issue 4).
+//
+// File format (docs/protocol.md, "Journal"): a sequence of records
+//   magic u32 LE (0x4C4A524E "NRJL") | length u32 LE | crc32c-or-crc32 u32 LE of payload | payload
+// where payload is a msgpack map. The magic lets recovery resynchronise after a
+// corrupt record instead of trusting or discarding everything behind it.
+//
+// Group commit: the supervisor's core loop Append()s every record produced in one
+// loop iteration, then calls Commit() once, which writes the batch and fdatasyncs
+// it; only after Commit() returns ok does the supervisor acknowledge the senders.
+//
+// Thread-safety: none; owned and used by the core loop only.
+#ifndef LANEWAY_SUPERVISOR_JOURNAL_H_
+#define LANEWAY_SUPERVISOR_JOURNAL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace laneway::supervisor {
+
+struct JournalRecord {
+  enum class Type : uint8_t { kAccept = 1, kStart = 2, kOutcome = 3 };
+  Type type = Type::kAccept;
+  uint64_t turn_id = 0;
+  // kAccept
+  std::string session;
+  std::string agent;
+  std::string message;
+  int64_t accepted_unix_ms = 0;
+  // kStart: the attempt number that started (1 for the first run).
+  uint32_t attempt = 0;
+  // kOutcome: status is one of replied|failed|timed_out|cancelled|rejected|interrupted;
+  // text is the reply (replied) or the error (everything else).
+  std::string status;
+  std::string text;
+
+  bool operator==(const JournalRecord&) const = default;
+};
+
+// Encodes one record's payload (msgpack) and frame. Exposed for tests and benches.
+std::string EncodeJournalFrame(const JournalRecord& record);
+
+struct JournalRecovery {
+  std::vector<JournalRecord> records;  // every valid record, in file order
+  uint64_t corrupt_records = 0;        // frames skipped for a bad checksum or payload
+  uint64_t truncated_bytes = 0;        // torn tail cut off the end of the file
+};
+
+// Hook for tests: called before each write(2) of a batch (Commit) or of a compacted
+// file (Compact) with the byte count; a non-ok Status makes the write fail with that
+// Status (as ENOSPC would).
+using JournalWriteHook = std::function<common::Status(size_t bytes)>;
+
+class Journal {
+ public:
+  struct Options {
+    std::string dir;                    // $LANEWAY_HOME/journal; created 0700 if missing
+    bool sync = true;                   // fdatasync on Commit (tests may turn off)
+    JournalWriteHook write_hook;        // optional fault injection
+  };
+
+  // Opens (creating if needed) dir/journal.log, reads every record, cuts a torn
+  // or corrupt tail (truncating the file), and fills `recovery`.
+  static common::Result<std::unique_ptr<Journal>> Open(const Options& options,
+                                                       JournalRecovery* recovery);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Buffers a record for the next Commit(). Never fails.
+  void Append(const JournalRecord& record);
+  // Records buffered and not yet committed.
+  size_t pending() const { return pending_count_; }
+  // Writes the buffered batch with one write and one fdatasync. On any failure the
+  // file is truncated back to the last committed size, the batch is dropped, and the
+  // error (e.g. "journal write: No space left on device") returned.
+  common::Status Commit();
+  // Replaces the journal with exactly `live` (written to a temp file, fsynced,
+  // renamed over, directory fsynced). Used when size_bytes() passes a threshold.
+  common::Status Compact(const std::vector<JournalRecord>& live);
+
+  uint64_t size_bytes() const { return committed_size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Journal(Options options, std::string path, int fd, uint64_t size);
+  Options options_;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t committed_size_ = 0;
+  std::string batch_;
+  size_t pending_count_ = 0;
+  bool batch_oversize_ = false;  // a buffered record exceeds the 64 MiB payload limit
+  bool tail_dirty_ = false;      // a failed Commit could not cut its bytes off the file
+};
+
+}  // namespace laneway::supervisor
+
+#endif  // LANEWAY_SUPERVISOR_JOURNAL_H_

@@ -1,0 +1,324 @@
+#include "supervisor/supervisor.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <zmq.hpp>
+
+#include "common/log.h"
+
+namespace laneway::supervisor {
+
+using common::LogLevel;
+using common::LogLine;
+using common::Status;
+
+struct Supervisor::Impl {
+  zmq::context_t ctx{1};
+  zmq::socket_t control{ctx, zmq::socket_type::router};
+  zmq::socket_t workers{ctx, zmq::socket_type::router};
+  int sigfd = -1;
+  ~Impl() {
+    if (sigfd >= 0) ::close(sigfd);
+  }
+};
+
+namespace {
+
+constexpr int kMaxMessagesPerSocketPerIteration = 512;
+constexpr std::chrono::seconds kHousekeepingInterval{1};
+
+void ConfigureRouter(zmq::socket_t& s, uint32_t max_message_bytes) {
+  s.set(zmq::sockopt::router_mandatory, 1);
+  // libzmq drops a peer that sends more than this; the supervisor itself answers
+  // messages over max_message_bytes with an error, so the hard cap sits above it.
+  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_message_bytes) * 4 + (1 << 20));
+  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::rcvhwm, 100000);
+  s.set(zmq::sockopt::linger, 0);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(Options options)
+    : opt_(std::move(options)), impl_(std::make_unique<Impl>()),
+      spawner_(std::make_unique<ProcessSpawner>()) {}
+
+Supervisor::~Supervisor() = default;
+
+Status Supervisor::Start(int* exit_code) {
+  *exit_code = kExitStartup;
+  ::umask(077);  // sockets, journal, transcripts: owner only
+  const common::Paths& p = opt_.paths;
+  if (Status s = common::MakeDirs(p.home, 0700); !s.ok()) return s;
+  if (Status s = common::MakeDirs(p.run_dir, 0700); !s.ok()) return s;
+  ::chmod(p.run_dir.c_str(), 0700);
+
+  // The lock comes before anything else touches run/: binding an ipc endpoint
+  // unlinks an existing socket file, which would steal a running supervisor's.
+  auto lock = common::FileLock::TryAcquire(p.instance_lock);
+  if (!lock.ok()) {
+    if (lock.status().code() == Status::Code::kUnavailable) {
+      *exit_code = kExitAlreadyRunning;
+      auto holder = common::LockHolder(p.instance_lock);
+      std::string who = holder.ok() && *holder > 0 ? " (pid " + std::to_string(*holder) + ")" : "";
+      return Status::Unavailable("another laneway supervisor" + who + " is already running on " +
+                                 p.home + "; stop it with `laneway down` or use another LANEWAY_HOME");
+    }
+    return lock.status();
+  }
+  instance_lock_ = std::move(lock).value();
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Status::FromErrno("sigprocmask", errno);
+  impl_->sigfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (impl_->sigfd < 0) return Status::FromErrno("signalfd", errno);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not a death
+
+  try {
+    ConfigureRouter(impl_->control, opt_.config.supervisor.max_message_bytes);
+    ConfigureRouter(impl_->workers, opt_.config.supervisor.max_message_bytes);
+    impl_->control.bind(p.control_endpoint());
+    impl_->workers.bind(p.worker_endpoint());
+  } catch (const zmq::error_t& e) {
+    return Status::IoError("cannot bind " + p.control_endpoint() + ": " + e.what());
+  }
+  ::chmod(p.control_socket.c_str(), 0600);
+  ::chmod(p.worker_socket.c_str(), 0600);
+
+  started_at_ = clock_.Now();
+  started_unix_ms_ = clock_.UnixMillis();
+  Recover();
+  if (journal_ == nullptr) {
+    *exit_code = kExitStartup;
+    return Status::IoError("cannot open the journal in " + p.journal_dir + ": " + journal_error_);
+  }
+  timers_.Arm({started_at_ + kHousekeepingInterval, TimerKind::kHousekeeping});
+  LogLine(LogLevel::kInfo, "supervisor_started")
+      .Kv("pid", static_cast<int64_t>(::getpid()))
+      .Kv("home", p.home)
+      .Kv("config", opt_.config.source)
+      .Kv("agents", static_cast<uint64_t>(opt_.config.agents.size()))
+      .Kv("max_workers", opt_.config.supervisor.max_workers);
+  *exit_code = kExitOk;
+  return Status::Ok();
+}
+
+int Supervisor::Run() {
+  while (!exit_loop_) PollOnce();
+  // Final flush: outcomes and "pending" notices of the last iteration.
+  if (journal_ && journal_->pending() > 0) (void)journal_->Commit();
+  FlushOutbox();
+  LogLine(LogLevel::kInfo, "supervisor_stopped").Kv("pid", static_cast<int64_t>(::getpid()));
+  return kExitOk;
+}
+
+void Supervisor::PollOnce() {
+  auto now = clock_.Now();
+  long timeout_ms = 1000;
+  if (auto next = timers_.Next()) {
+    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
+    timeout_ms = std::clamp<long>(d, 0, 1000);
+  }
+  if (!outbox_.empty() || !pending_accepts_.empty()) timeout_ms = 0;
+  zmq::pollitem_t items[] = {
+      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+  };
+  try {
+    zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
+  }
+  if (items[2].revents & ZMQ_POLLIN) HandleSignals();
+
+  // Read both sockets, bounded per iteration so neither starves the other or timers.
+  for (int which = 0; which < 2; ++which) {
+    zmq::socket_t& sock = which == 0 ? impl_->control : impl_->workers;
+    for (int i = 0; i < kMaxMessagesPerSocketPerIteration; ++i) {
+      zmq::message_t id;
+      zmq::message_t body;
+      try {
+        if (!sock.recv(id, zmq::recv_flags::dontwait)) break;
+        bool well_formed = id.more();
+        if (well_formed) {
+          (void)sock.recv(body, zmq::recv_flags::none);
+          while (body.more()) {  // extra frames: not our protocol
+            well_formed = false;
+            zmq::message_t extra;
+            (void)sock.recv(extra, zmq::recv_flags::none);
+            if (!extra.more()) break;
+          }
+        }
+        std::string peer(static_cast<const char*>(id.data()), id.size());
+        const void* data = well_formed ? body.data() : nullptr;
+        size_t size = well_formed ? body.size() : 0;
+        if (which == 0) {
+          HandleControlFrame(peer, data, size);
+        } else {
+          HandleWorkerFrame(peer, data, size);
+        }
+      } catch (const zmq::error_t& e) {
+        LogLine(LogLevel::kError, "recv_failed").Kv("error", e.what());
+        break;
+      }
+    }
+  }
+  FireTimers();
+  CommitAccepts();
+  FlushOutbox();
+}
+
+void Supervisor::HandleSignals() {
+  signalfd_siginfo info;
+  bool child = false;
+  while (::read(impl_->sigfd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    switch (info.ssi_signo) {
+      case SIGCHLD: child = true; break;
+      case SIGTERM: BeginShutdown("SIGTERM"); break;
+      case SIGINT: BeginShutdown("SIGINT"); break;
+      case SIGHUP: HandleReload("", -1); break;
+      default: break;
+    }
+  }
+  // SIGCHLD coalesces: reap until nothing is left, whatever the count said.
+  if (child) ReapChildren();
+}
+
+void Supervisor::ReapChildren() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    OnWorkerReaped(pid, status);
+  }
+}
+
+void Supervisor::FireTimers() {
+  auto now = clock_.Now();
+  while (auto t = timers_.PopDue(now)) {
+    switch (t->kind) {
+      case TimerKind::kRunDeadline: {
+        Worker* w = FindWorker(t->target);
+        if (w && w->state == WorkerState::kBusy && w->run_seq == t->token) {
+          ApplyEvent(*w, WorkerEvent::kRunTimeout);
+        }
+        break;
+      }
+      case TimerKind::kSilence: {
+        Worker* w = FindWorker(t->target);
+        if (!w || w->state == WorkerState::kStopping) break;
+        auto limit = opt_.config.supervisor.heartbeat_timeout;
+        if (now - w->last_seen >= limit) {
+          ApplyEvent(*w, WorkerEvent::kSilent,
+                     "no message for " + std::to_string(limit.count()) + "ms");
+        } else {
+          timers_.Arm({w->last_seen + limit, TimerKind::kSilence, w->id});
+        }
+        break;
+      }
+      case TimerKind::kGrace: {
+        Worker* w = FindWorker(t->target);
+        if (w && w->state == WorkerState::kStopping && w->stop_seq == t->token) {
+          ApplyEvent(*w, WorkerEvent::kGraceExpired);
+        }
+        break;
+      }
+      case TimerKind::kIdle: {
+        Worker* w = FindWorker(t->target);
+        if (w && w->state == WorkerState::kIdle && w->idle_seq == t->token) {
+          ApplyEvent(*w, WorkerEvent::kIdleTimeout);
+        }
+        break;
+      }
+      case TimerKind::kBackoff: {
+        auto it = session_by_serial_.find(t->target);
+        if (it == session_by_serial_.end()) break;
+        if (Session* s = FindSession(it->second)) {
+          s->in_backoff = false;
+          Schedule(*s);
+        }
+        break;
+      }
+      case TimerKind::kDrain: {
+        drain_expired_ = true;
+        std::vector<uint64_t> busy;
+        for (auto& [id, w] : workers_) {
+          if (w.state != WorkerState::kStopping) busy.push_back(id);
+        }
+        for (uint64_t id : busy) {
+          if (Worker* w = FindWorker(id)) ApplyEvent(*w, WorkerEvent::kDrainKill, "drain_timeout");
+        }
+        CheckShutdownDone();
+        break;
+      }
+      case TimerKind::kHousekeeping:
+        Housekeeping();
+        timers_.Arm({now + kHousekeepingInterval, TimerKind::kHousekeeping});
+        break;
+    }
+  }
+}
+
+void Supervisor::FlushOutbox() {
+  for (Outgoing& out : outbox_) {
+    zmq::socket_t& sock = out.to_worker ? impl_->workers : impl_->control;
+    try {
+      zmq::message_t id(out.peer.data(), out.peer.size());
+      zmq::message_t body(out.bytes.data(), out.bytes.size());
+      if (!sock.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+          !sock.send(body, zmq::send_flags::dontwait)) {
+        ++counters_.undeliverable;  // high-water mark reached: peer is not reading
+      }
+    } catch (const zmq::error_t& e) {
+      // EHOSTUNREACH: the CLI went away (Ctrl-C) or the worker is gone. The turn's
+      // outcome stays available to `laneway wait`.
+      ++counters_.undeliverable;
+      LogLine(LogLevel::kDebug, "undeliverable")
+          .Kv("to", out.to_worker ? "worker" : "client")
+          .Kv("error", e.what());
+    }
+  }
+  outbox_.clear();
+}
+
+void Supervisor::Housekeeping() {
+  if (index_dirty_) WriteSessionIndex();
+  MaybeCompactJournal();
+  // A session waiting for a slot may be blocked by idle workers of other sessions.
+  if (admission_.size() > 0) {
+    AdmitWaiting();
+    ReclaimIdleSlot();
+  }
+}
+
+Worker* Supervisor::FindWorker(uint64_t id) {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+Session* Supervisor::FindSession(const std::string& key) {
+  auto it = sessions_.find(key);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+const common::AgentConfig* Supervisor::AgentOf(const Session& s) const {
+  return opt_.config.FindAgent(s.agent);
+}
+
+RestartPolicy::Limits Supervisor::Limits() const {
+  const auto& c = opt_.config.supervisor;
+  return {c.restart_limit, c.restart_window, c.restart_backoff, c.restart_backoff_max};
+}
+
+}  // namespace laneway::supervisor

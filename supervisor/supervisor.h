@@ -1,0 +1,256 @@
+// Supervisor: the single-threaded core loop of laneway-supervisor.
+//
+// One thread polls the control ROUTER (CLI), the worker ROUTER, a signalfd
+// (SIGCHLD, SIGTERM, SIGINT, SIGHUP) and a timer heap. It never runs agent code
+// and never blocks on anything but that poll, so control requests are answered
+// in microseconds whatever the workers do. Every send is queued in an outbox and
+// flushed after the iteration's journal commit: nothing is acknowledged, and no
+// turn is dispatched, before the journal holds it.
+//
+// Thread-safety: none; everything runs on the loop thread.
+#ifndef LANEWAY_SUPERVISOR_SUPERVISOR_H_
+#define LANEWAY_SUPERVISOR_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/file_lock.h"
+#include "common/paths.h"
+#include "common/protocol.h"
+#include "common/value.h"
+#include "supervisor/journal.h"
+#include "supervisor/restart_policy.h"
+#include "supervisor/scheduler.h"
+#include "supervisor/spawner.h"
+#include "supervisor/timer_queue.h"
+#include "supervisor/worker_fsm.h"
+
+namespace laneway::supervisor {
+
+// Exit codes of laneway-supervisor (docs/operations.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitConfig = 3;
+inline constexpr int kExitAlreadyRunning = 4;
+inline constexpr int kExitStartup = 5;
+
+struct Waiter {
+  std::string peer;    // control routing id
+  int64_t request_id;  // echoed in the outcome
+};
+
+struct Turn {
+  uint64_t id = 0;
+  std::string session;
+  std::string agent;
+  std::string message;
+  int64_t accepted_unix_ms = 0;
+  common::SteadyTime accepted_at{};
+  uint32_t attempts = 0;
+  common::TurnStatus status = common::TurnStatus::kPending;
+  std::string text;  // reply, or error when failed
+  std::vector<Waiter> waiters;
+};
+
+struct Worker {
+  uint64_t id = 0;  // routing id "w<id>"
+  std::string session;
+  pid_t pid = 0;
+  WorkerState state = WorkerState::kStarting;
+  common::SteadyTime spawned_at{};
+  common::SteadyTime last_seen{};
+  common::SteadyTime idle_since{};
+  common::SteadyTime turn_started{};
+  std::optional<Batch> running;
+  uint64_t run_seq = 0;   // tokens for lazily invalidated timers
+  uint64_t stop_seq = 0;
+  uint64_t idle_seq = 0;
+  bool fault = false;     // its death counts toward the restart policy
+  std::string stop_reason;
+};
+
+struct Session {
+  std::string key;
+  std::string agent;
+  uint64_t serial = 0;  // for timers
+  SessionQueue queue;
+  uint64_t worker_id = 0;  // 0: none
+  RestartPolicy policy;
+  bool in_backoff = false;
+  uint32_t restarts = 0;
+  uint64_t turns_total = 0;
+  int64_t last_activity_unix_ms = 0;
+  size_t pending_accepts = 0;  // submitted this iteration, not yet committed
+  bool want_worker = false;    // operator restart: start one even with nothing queued
+  // Outcomes decided by the supervisor (timeout, cancel, crash) that the session's
+  // transcript does not have yet; the next `run` carries them to the worker.
+  struct Unrecorded {
+    uint64_t turn_id;
+    std::string status;
+    std::string error;
+  };
+  std::vector<Unrecorded> unrecorded;
+
+  Session(std::string k, std::string a, uint64_t s, size_t max_queue, RestartPolicy::Limits l)
+      : key(std::move(k)), agent(std::move(a)), serial(s), queue(max_queue), policy(l) {}
+};
+
+struct Counters {
+  uint64_t turns_accepted = 0;
+  uint64_t turns_replied = 0;
+  uint64_t turns_failed = 0;
+  uint64_t turns_timed_out = 0;
+  uint64_t turns_cancelled = 0;
+  uint64_t turns_rejected = 0;
+  uint64_t turns_interrupted = 0;
+  uint64_t bad_control_messages = 0;
+  uint64_t worker_protocol_errors = 0;
+  uint64_t stale_worker_messages = 0;
+  uint64_t undeliverable = 0;
+  uint64_t worker_spawns = 0;
+  uint64_t worker_spawn_failures = 0;
+  uint64_t worker_kills = 0;
+  uint64_t journal_errors = 0;
+  uint64_t journal_corrupt_records = 0;
+  uint64_t journal_truncated_bytes = 0;
+  uint64_t recovered_turns = 0;
+};
+
+class Supervisor {
+ public:
+  struct Options {
+    common::Paths paths;
+    common::Config config;
+    std::string config_path;   // "" = built-in default (reload re-reads this)
+    std::string worker_binary; // laneway-worker
+  };
+
+  explicit Supervisor(Options options);
+  ~Supervisor();
+
+  // Takes the instance lock, binds the sockets, opens the journal and recovers.
+  // Returns a Status whose message is meant for the operator; `exit_code` says
+  // which start-up failure it was.
+  common::Status Start(int* exit_code);
+  // Runs until shutdown completes. Returns the process exit code.
+  int Run();
+
+ private:
+  struct Impl;  // sockets and the signalfd (keeps zmq out of this header)
+
+  // Loop pieces (supervisor.cc).
+  void PollOnce();
+  void HandleSignals();
+  void ReapChildren();
+  void FireTimers();
+  void FlushOutbox();
+  void Housekeeping();
+
+  // Control plane (control.cc).
+  void HandleControlFrame(const std::string& peer, const void* data, size_t size);
+  void HandleSubmit(const std::string& peer, int64_t req, const common::Value& m);
+  void HandleWait(const std::string& peer, int64_t req, const common::Value& m);
+  void HandleOperator(const std::string& peer, int64_t req, const std::string& type,
+                      const common::Value& m);
+  void HandleReload(const std::string& peer, int64_t req);
+  common::Value StatusView() const;
+  common::Value WorkersView() const;
+  common::Value SessionsView() const;
+  void ReplyError(const std::string& peer, int64_t req, const std::string& code,
+                  const std::string& error);
+  void ReplyResult(const std::string& peer, int64_t req, common::Value data);
+  void SendOutcome(const Waiter& w, const Turn& t);
+
+  // Turns (turns.cc).
+  void CommitAccepts();
+  void Reject(const std::string& peer, int64_t req, const std::string& session,
+              const std::string& reason);
+  void EndTurn(uint64_t turn_id, common::TurnStatus status, const std::string& text);
+  void EndBatch(const Batch& batch, common::TurnStatus status, const std::string& text);
+  Session& GetOrCreateSession(const std::string& key, const std::string& agent);
+  void ParkSession(Session& s, const std::string& why);
+  void Recover();
+  void MaybeCompactJournal();
+  void WriteSessionIndex();
+  void RememberDone(uint64_t turn_id);
+
+  // Workers (workers.cc).
+  void HandleWorkerFrame(const std::string& peer, const void* data, size_t size);
+  void ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail = "",
+                  const common::Value* done_msg = nullptr);
+  void Schedule(Session& s);
+  void AdmitWaiting();
+  bool SpawnWorker(Session& s);
+  void DispatchNext(Worker& w);
+  void SendToWorker(const Worker& w, const common::Value& m);
+  void SignalGroup(const Worker& w, int sig);
+  void OnWorkerReaped(pid_t pid, int status);
+  void ReclaimIdleSlot();
+  size_t LiveWorkers() const { return workers_.size(); }
+  Worker* FindWorker(uint64_t id);
+  Session* FindSession(const std::string& key);
+  const common::AgentConfig* AgentOf(const Session& s) const;
+  RestartPolicy::Limits Limits() const;
+
+  // Shutdown (control.cc).
+  void BeginShutdown(const std::string& why);
+  void CheckShutdownDone();
+
+  Options opt_;
+  common::SystemClock clock_;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<common::FileLock> instance_lock_;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Spawner> spawner_;
+  TimerQueue timers_;
+  Counters counters_;
+
+  std::map<std::string, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<uint64_t, std::string> session_by_serial_;
+  std::unordered_map<uint64_t, Worker> workers_;        // by worker id
+  std::unordered_map<pid_t, uint64_t> worker_by_pid_;
+  std::unordered_map<uint64_t, Turn> turns_;            // live and recently finished
+  std::deque<uint64_t> done_order_;                     // finished turns, oldest first
+  Admission admission_;
+  std::vector<uint64_t> pending_accepts_;               // turn ids awaiting journal commit
+  struct PendingAck {
+    std::string peer;
+    int64_t req;
+    uint64_t turn_id;
+  };
+  std::vector<PendingAck> pending_acks_;
+  struct Outgoing {
+    bool to_worker;
+    std::string peer;
+    std::string bytes;
+  };
+  std::vector<Outgoing> outbox_;
+
+  uint64_t next_turn_id_ = 1;
+  uint64_t next_worker_id_ = 1;
+  uint64_t next_session_serial_ = 1;
+  uint64_t queued_total_ = 0;
+  common::SteadyTime started_at_{};
+  int64_t started_unix_ms_ = 0;
+  bool journal_failing_ = false;
+  std::string journal_error_;
+  bool index_dirty_ = false;
+  bool shutting_down_ = false;
+  bool drain_expired_ = false;
+  bool exit_loop_ = false;
+  std::vector<Waiter> shutdown_waiters_;
+};
+
+}  // namespace laneway::supervisor
+
+#endif  // LANEWAY_SUPERVISOR_SUPERVISOR_H_

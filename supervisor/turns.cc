@@ -1,0 +1,326 @@
+// Turns in the core loop: acceptance (journaled before it is acknowledged),
+// ending with exactly one outcome, parking, recovery after a restart, the
+// session index and journal compaction.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "supervisor/recovery.h"
+#include "supervisor/supervisor.h"
+
+namespace laneway::supervisor {
+
+using common::LogLevel;
+using common::LogLine;
+using common::Status;
+using common::TurnStatus;
+using common::Value;
+
+namespace {
+
+constexpr size_t kKeepDoneTurns = 10000;             // in memory, for `laneway wait`
+constexpr uint64_t kCompactAboveBytes = 64ull << 20;  // journal size that triggers compaction
+
+}  // namespace
+
+Session& Supervisor::GetOrCreateSession(const std::string& key, const std::string& agent) {
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) return *it->second;
+  const common::AgentConfig* a = opt_.config.FindAgent(agent);
+  const uint64_t serial = next_session_serial_++;
+  auto s = std::make_unique<Session>(key, agent, serial, a ? a->max_queue : 100, Limits());
+  session_by_serial_[serial] = key;
+  index_dirty_ = true;
+  return *sessions_.emplace(key, std::move(s)).first->second;
+}
+
+void Supervisor::Reject(const std::string& peer, int64_t req, const std::string& session,
+                        const std::string& reason) {
+  ++counters_.turns_rejected;
+  Value m = common::NewMessage(common::msg::kOutcome);
+  m.Set("id", req);
+  m.Set("turn_id", nullptr);
+  m.Set("session", session);
+  m.Set("status", common::TurnStatusName(TurnStatus::kRejected));
+  m.Set("error", reason);
+  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+  LogLine(LogLevel::kInfo, "turn_rejected").Kv("session", session).Kv("reason", reason);
+}
+
+void Supervisor::CommitAccepts() {
+  if (pending_accepts_.empty()) {
+    if (journal_ && journal_->pending() > 0) {
+      Status st = journal_->Commit();
+      if (!st.ok()) {
+        ++counters_.journal_errors;
+        LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+      }
+    }
+    return;
+  }
+  Status st = journal_ ? journal_->Commit() : Status::Ok();
+  if (!st.ok()) {
+    ++counters_.journal_errors;
+    if (!journal_failing_) {
+      LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+    }
+    journal_failing_ = true;
+    journal_error_ = st.message();
+  } else if (journal_failing_) {
+    journal_failing_ = false;
+    LogLine(LogLevel::kInfo, "journal_recovered");
+  }
+  std::vector<uint64_t> accepted = std::move(pending_accepts_);
+  std::vector<PendingAck> acks = std::move(pending_acks_);
+  pending_accepts_.clear();
+  pending_acks_.clear();
+  std::vector<Session*> touched;
+  for (uint64_t id : accepted) {
+    Turn& t = turns_[id];
+    Session& s = GetOrCreateSession(t.session, t.agent);
+    --s.pending_accepts;
+    if (!st.ok()) {
+      // Never acknowledged, so nothing is lost: the sender is told to retry.
+      for (const Waiter& w : t.waiters) {
+        Reject(w.peer, w.request_id, t.session,
+               "not accepted: the journal cannot be written (" + st.message() +
+                   "); nothing was queued, retry later");
+      }
+      turns_.erase(id);
+      continue;
+    }
+    ++counters_.turns_accepted;
+    ++s.turns_total;
+    s.last_activity_unix_ms = t.accepted_unix_ms;
+    const common::AgentConfig* agent = AgentOf(s);
+    Worker* w = s.worker_id ? FindWorker(s.worker_id) : nullptr;
+    const bool busy = w && w->state == WorkerState::kBusy;
+    const bool merge = busy && agent && agent->queue_mode == common::QueueMode::kCollect;
+    s.queue.Push(id, merge, /*force=*/true);  // capacity was checked at submit
+    if (busy && agent && agent->queue_mode == common::QueueMode::kInterrupt) {
+      ApplyEvent(*w, WorkerEvent::kCancel,
+                 "cancelled: interrupted by turn " + std::to_string(id) + " (queue_mode = interrupt)");
+    }
+    touched.push_back(&s);
+  }
+  if (st.ok()) {
+    for (const PendingAck& a : acks) {
+      Value m = common::NewMessage(common::msg::kAccepted);
+      m.Set("id", a.req);
+      m.Set("turn_id", a.turn_id);
+      auto it = turns_.find(a.turn_id);
+      m.Set("session", it != turns_.end() ? it->second.session : "");
+      outbox_.push_back({false, a.peer, common::EncodeMessage(m)});
+    }
+    index_dirty_ = true;
+  }
+  for (Session* s : touched) Schedule(*s);
+  // Start records written by the dispatches above go out before the runs do.
+  if (journal_ && journal_->pending() > 0) {
+    Status st2 = journal_->Commit();
+    if (!st2.ok()) {
+      ++counters_.journal_errors;
+      LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st2.message());
+    }
+  }
+}
+
+void Supervisor::EndBatch(const Batch& batch, TurnStatus status, const std::string& text) {
+  for (uint64_t id : batch.turn_ids) EndTurn(id, status, text);
+}
+
+void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string& text) {
+  auto it = turns_.find(turn_id);
+  if (it == turns_.end()) return;
+  Turn& t = it->second;
+  if (t.status != TurnStatus::kPending) return;  // exactly one outcome
+  t.status = status;
+  t.text = text;
+  switch (status) {
+    case TurnStatus::kReplied: ++counters_.turns_replied; break;
+    case TurnStatus::kFailed: ++counters_.turns_failed; break;
+    case TurnStatus::kTimedOut: ++counters_.turns_timed_out; break;
+    case TurnStatus::kCancelled: ++counters_.turns_cancelled; break;
+    case TurnStatus::kRejected: ++counters_.turns_rejected; break;
+    case TurnStatus::kInterrupted: ++counters_.turns_interrupted; break;
+    case TurnStatus::kPending: break;
+  }
+  if (journal_) {
+    JournalRecord r;
+    r.type = JournalRecord::Type::kOutcome;
+    r.turn_id = turn_id;
+    r.status = common::TurnStatusName(status);
+    r.text = text;
+    journal_->Append(r);
+  }
+  if (status != TurnStatus::kReplied) {
+    LogLine(LogLevel::kInfo, "turn_ended")
+        .Kv("session", t.session).Kv("turn", turn_id)
+        .Kv("status", common::TurnStatusName(status)).Kv("error", text);
+  }
+  for (const Waiter& w : t.waiters) SendOutcome(w, t);
+  t.waiters.clear();
+  if (Session* s = FindSession(t.session)) {
+    s->last_activity_unix_ms = clock_.UnixMillis();
+    if (status != TurnStatus::kReplied && status != TurnStatus::kRejected) {
+      // The worker that ran it could not record this; the next one will.
+      s->unrecorded.push_back({turn_id, common::TurnStatusName(status), text});
+      if (s->unrecorded.size() > 100) s->unrecorded.erase(s->unrecorded.begin());
+    }
+  }
+  RememberDone(turn_id);
+}
+
+void Supervisor::RememberDone(uint64_t turn_id) {
+  done_order_.push_back(turn_id);
+  while (done_order_.size() > kKeepDoneTurns) {
+    turns_.erase(done_order_.front());
+    done_order_.pop_front();
+  }
+}
+
+void Supervisor::ParkSession(Session& s, const std::string& why) {
+  admission_.Remove(s.key);
+  LogLine(LogLevel::kWarn, "session_parked").Kv("session", s.key).Kv("reason", why);
+  for (uint64_t id : s.queue.Clear()) {
+    EndTurn(id, TurnStatus::kRejected,
+            "session " + s.key + " is parked: " + why + "; run `laneway restart " + s.key + "`");
+  }
+}
+
+void Supervisor::Recover() {
+  JournalRecovery rec;
+  Journal::Options jo;
+  jo.dir = opt_.paths.journal_dir;
+  auto j = Journal::Open(jo, &rec);
+  if (!j.ok()) {
+    journal_error_ = j.status().message();
+    return;
+  }
+  journal_ = std::move(j).value();
+  counters_.journal_corrupt_records = rec.corrupt_records;
+  counters_.journal_truncated_bytes = rec.truncated_bytes;
+  if (rec.corrupt_records > 0 || rec.truncated_bytes > 0) {
+    LogLine(LogLevel::kWarn, "journal_repaired")
+        .Kv("corrupt_records", rec.corrupt_records)
+        .Kv("truncated_bytes", rec.truncated_bytes);
+  }
+  RecoveredState state = supervisor::Recover(rec.records);
+  next_turn_id_ = state.max_turn_id + 1;
+  const auto now = clock_.Now();
+  std::vector<Session*> touched;
+  uint64_t requeued = 0, ended = 0;
+  for (const RecoveredTurn& rt : state.turns) {
+    Turn t;
+    t.id = rt.turn_id;
+    t.session = rt.session;
+    t.agent = rt.agent;
+    t.message = rt.message;
+    t.accepted_unix_ms = rt.accepted_unix_ms;
+    t.accepted_at = now;
+    t.attempts = rt.attempts;
+    if (rt.done) {
+      t.status = common::ParseTurnStatus(rt.status).value_or(TurnStatus::kFailed);
+      t.text = rt.text;
+      turns_.emplace(t.id, std::move(t));
+      RememberDone(rt.turn_id);
+      continue;
+    }
+    turns_.emplace(t.id, std::move(t));
+    const common::AgentConfig* agent = opt_.config.FindAgent(rt.agent);
+    ++ended;
+    if (agent == nullptr) {
+      EndTurn(rt.turn_id, TurnStatus::kRejected,
+              "agent '" + rt.agent + "' is no longer configured (found in the journal at start-up)");
+    } else if (rt.was_running && rt.attempts >= agent->max_attempts) {
+      EndTurn(rt.turn_id, TurnStatus::kFailed,
+              "poison: turn " + std::to_string(rt.turn_id) + " was running when its supervisor died " +
+                  std::to_string(rt.attempts) + " times (max_attempts = " +
+                  std::to_string(agent->max_attempts) + ")");
+    } else if (rt.was_running && !agent->retry_on_restart) {
+      EndTurn(rt.turn_id, TurnStatus::kInterrupted,
+              "interrupted: turn " + std::to_string(rt.turn_id) +
+                  " was running when the supervisor stopped; agent '" + rt.agent +
+                  "' does not re-run turns (retry_on_restart = false)");
+    } else {
+      --ended;
+      ++requeued;
+      Session& s = GetOrCreateSession(rt.session, rt.agent);
+      s.queue.Push(rt.turn_id, false, /*force=*/true);
+      touched.push_back(&s);
+    }
+  }
+  counters_.recovered_turns = requeued;
+  if (journal_->pending() > 0) {
+    Status st = journal_->Commit();
+    if (!st.ok()) LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+  }
+  if (!state.turns.empty()) {
+    LogLine(LogLevel::kInfo, "journal_recovered_turns")
+        .Kv("turns", static_cast<uint64_t>(state.turns.size()))
+        .Kv("requeued", requeued).Kv("ended", ended)
+        .Kv("journal_bytes", journal_->size_bytes());
+  }
+  for (Session* s : touched) Schedule(*s);
+}
+
+void Supervisor::MaybeCompactJournal() {
+  if (!journal_ || journal_->size_bytes() < kCompactAboveBytes) return;
+  RecoveredState state;
+  for (const auto& [id, t] : turns_) {
+    RecoveredTurn rt;
+    rt.turn_id = id;
+    rt.session = t.session;
+    rt.agent = t.agent;
+    rt.message = t.message;
+    rt.accepted_unix_ms = t.accepted_unix_ms;
+    rt.attempts = t.attempts;
+    rt.done = t.status != TurnStatus::kPending;
+    rt.was_running = !rt.done && t.attempts > 0;
+    rt.status = rt.done ? common::TurnStatusName(t.status) : "";
+    rt.text = t.text;
+    state.turns.push_back(std::move(rt));
+    state.max_turn_id = std::max(state.max_turn_id, id);
+  }
+  std::sort(state.turns.begin(), state.turns.end(),
+            [](const RecoveredTurn& a, const RecoveredTurn& b) { return a.turn_id < b.turn_id; });
+  // Commit what is buffered first, so the compacted file is the whole truth.
+  if (journal_->pending() > 0 && !journal_->Commit().ok()) return;
+  const uint64_t before = journal_->size_bytes();
+  Status st = journal_->Compact(CompactionSet(state, kKeepDoneTurns));
+  LogLine(st.ok() ? LogLevel::kInfo : LogLevel::kError, "journal_compacted")
+      .Kv("before_bytes", before).Kv("after_bytes", journal_->size_bytes())
+      .Kv("error", st.ok() ? "" : st.message());
+}
+
+void Supervisor::WriteSessionIndex() {
+  index_dirty_ = false;
+  Value index = Value::MakeArray();
+  for (const auto& [key, s] : sessions_) {
+    Value e = Value::MakeMap();
+    e.Set("session", key);
+    e.Set("agent", s->agent);
+    e.Set("turns_total", s->turns_total);
+    e.Set("last_activity_unix_ms", s->last_activity_unix_ms);
+    index.Push(std::move(e));
+  }
+  std::string text = common::ToJson(index, 1) + "\n";
+  const std::string tmp = opt_.paths.session_index + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fdatasync(fd) == 0;
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  // rename is atomic: readers see the old index or the new one, never half of one.
+  if (!ok || ::rename(tmp.c_str(), opt_.paths.session_index.c_str()) != 0) {
+    LogLine(LogLevel::kWarn, "session_index_write_failed").Kv("error", std::strerror(ok ? errno : err));
+    ::unlink(tmp.c_str());
+    index_dirty_ = true;
+  }
+}
+
+}  // namespace laneway::supervisor

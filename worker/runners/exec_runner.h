@@ -1,0 +1,33 @@
+// ExecRunner: runs the agent's command for each turn. The message goes to its
+// stdin, its stdout is the reply; a non-zero exit (or a signal) is a failed turn
+// carrying the tail of its stderr. The child stays in the worker's process group,
+// so the supervisor's kill of the group reaches it and everything it forks.
+//
+// Environment added for the child: LANEWAY_AGENT, LANEWAY_SESSION,
+// LANEWAY_TURN_ID, LANEWAY_TRANSCRIPT.
+#ifndef LANEWAY_WORKER_RUNNERS_EXEC_RUNNER_H_
+#define LANEWAY_WORKER_RUNNERS_EXEC_RUNNER_H_
+
+#include <string>
+#include <vector>
+
+#include "worker/runners/runner.h"
+
+namespace laneway::worker {
+
+class ExecRunner : public Runner {
+ public:
+  static constexpr size_t kStderrTailBytes = 2048;
+
+  ExecRunner(std::vector<std::string> command, size_t max_reply_bytes)
+      : command_(std::move(command)), max_reply_bytes_(max_reply_bytes) {}
+  TurnOutput Run(const TurnInput& input) override;
+
+ private:
+  std::vector<std::string> command_;
+  size_t max_reply_bytes_;
+};
+
+}  // namespace laneway::worker
+
+#endif  // LANEWAY_WORKER_RUNNERS_EXEC_RUNNER_H_

@@ -1,0 +1,339 @@
+#include "worker/worker.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <zmq.hpp>
+
+#include "common/file_lock.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/protocol.h"
+#include "common/transcript.h"
+#include "worker/runners/runner.h"
+
+namespace laneway::worker {
+
+using common::LogLevel;
+using common::LogLine;
+using common::Value;
+
+namespace {
+
+volatile pid_t g_supervisor_pid = 0;
+
+// SIGTERM comes from the supervisor's kill of our group (it then sweeps the group
+// itself) or from PR_SET_PDEATHSIG when the supervisor died: then nobody else
+// will, so take the whole group down, agent commands and their children included.
+void OnSigterm(int) {
+  if (::getppid() != g_supervisor_pid) ::kill(0, SIGKILL);
+  ::_exit(128 + SIGTERM);
+}
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool ParseU64(const char* s, uint64_t* out) {
+  if (s == nullptr || *s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+class WorkerLoop {
+ public:
+  explicit WorkerLoop(const WorkerOptions& o) : o_(o), sock_(ctx_, zmq::socket_type::dealer) {}
+  int Run();
+
+ private:
+  bool Send(const Value& m);
+  void StartTurn(const Value& run);
+  void FinishTurn();
+
+  const WorkerOptions& o_;
+  zmq::context_t ctx_{1};
+  zmq::socket_t sock_;
+  std::unique_ptr<common::Transcript> transcript_;
+  std::unique_ptr<Runner> runner_;
+  int done_fd_ = -1;
+  std::thread thread_;
+  bool busy_ = false;
+  uint64_t turn_id_ = 0;
+  TurnOutput output_;
+  std::chrono::steady_clock::time_point last_sent_{};
+};
+
+bool WorkerLoop::Send(const Value& m) {
+  std::string bytes = common::EncodeMessage(m);
+  try {
+    sock_.send(zmq::buffer(bytes), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    LogLine(LogLevel::kError, "send_failed").Kv("error", e.what());
+    return false;
+  }
+  last_sent_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+void WorkerLoop::StartTurn(const Value& run) {
+  TurnInput in;
+  in.turn_id = static_cast<uint64_t>(run.GetInt("turn_id").value());
+  in.agent = o_.agent;
+  in.session = o_.session;
+  in.message = run.GetStringOr("message", "").value();
+  in.transcript_path = transcript_->path();
+  // Outcomes the supervisor decided for earlier turns (timeouts, kills) that no
+  // worker could write down at the time.
+  if (const Value* rec = run.Find("record"); rec && rec->is_array()) {
+    for (const Value& e : rec->as_array()) {
+      Value line = Value::MakeMap();
+      line.Set("ts", NowUnixMs());
+      line.Set("turn_id", e.GetIntOr("turn_id", 0).value());
+      line.Set("role", "outcome");
+      line.Set("status", e.GetStringOr("status", "").value());
+      line.Set("error", e.GetStringOr("error", "").value());
+      (void)transcript_->Append(line);
+    }
+  }
+  Value line = Value::MakeMap();
+  line.Set("ts", NowUnixMs());
+  line.Set("turn_id", in.turn_id);
+  line.Set("role", "user");
+  line.Set("text", in.message);
+  if (auto st = transcript_->Append(line); !st.ok()) {
+    LogLine(LogLevel::kWarn, "transcript_write_failed").Kv("error", st.message());
+  }
+  busy_ = true;
+  turn_id_ = in.turn_id;
+  thread_ = std::thread([this, in = std::move(in)] {
+    output_ = runner_->Run(in);
+    uint64_t one = 1;
+    ssize_t n = ::write(done_fd_, &one, sizeof one);
+    (void)n;
+  });
+}
+
+void WorkerLoop::FinishTurn() {
+  thread_.join();
+  busy_ = false;
+  const size_t limit = o_.max_message_bytes > 8192 ? o_.max_message_bytes - 4096 : 4096;
+  if (output_.ok && output_.text.size() > limit) {
+    output_ = {false, "reply of " + std::to_string(output_.text.size()) +
+                          " bytes exceeds max_message_bytes"};
+  }
+  Value line = Value::MakeMap();
+  line.Set("ts", NowUnixMs());
+  line.Set("turn_id", turn_id_);
+  line.Set("role", output_.ok ? "assistant" : "error");
+  line.Set("text", output_.text);
+  if (auto st = transcript_->Append(line); !st.ok()) {
+    LogLine(LogLevel::kWarn, "transcript_write_failed").Kv("error", st.message());
+  }
+  Value done = common::NewMessage(common::msg::kDone);
+  done.Set("turn_id", turn_id_);
+  done.Set("ok", output_.ok);
+  done.Set(output_.ok ? "reply" : "error", std::move(output_.text));
+  Send(done);
+}
+
+int WorkerLoop::Run() {
+  sock_.set(zmq::sockopt::routing_id, "w" + std::to_string(o_.worker_id));
+  sock_.set(zmq::sockopt::linger, 1000);
+  sock_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(o_.max_message_bytes) * 4 + (1 << 20));
+  sock_.connect(o_.endpoint);
+
+  auto paths = common::ResolvePaths();
+  if (!paths.ok()) {
+    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", paths.status().message());
+    return kWorkerExitSetup;
+  }
+  if (auto st = common::MakeDirs(paths->SessionsDir(o_.agent), 0700); !st.ok()) {
+    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", st.message());
+    return kWorkerExitSetup;
+  }
+  // The session lock: a previous worker of this session (an orphan of a dead
+  // supervisor, say) may still be on its way out. Wait a bounded time for it.
+  const std::string lock_path = paths->SessionLockPath(o_.agent, o_.session);
+  std::unique_ptr<common::FileLock> lock;
+  const auto lock_deadline = std::chrono::steady_clock::now() + o_.lock_wait;
+  for (;;) {
+    auto l = common::FileLock::TryAcquire(lock_path);
+    if (l.ok()) {
+      lock = std::move(l).value();
+      break;
+    }
+    if (l.status().code() != common::Status::Code::kUnavailable ||
+        std::chrono::steady_clock::now() >= lock_deadline) {
+      LogLine(LogLevel::kError, "session_lock_failed")
+          .Kv("session", o_.session).Kv("error", l.status().message());
+      return l.status().code() == common::Status::Code::kUnavailable ? kWorkerExitLockHeld
+                                                                     : kWorkerExitSetup;
+    }
+    ::poll(nullptr, 0, 10);
+  }
+  common::Transcript::OpenInfo info;
+  auto t = common::Transcript::Open(paths->TranscriptPath(o_.agent, o_.session), &info);
+  if (!t.ok()) {
+    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", t.status().message());
+    return kWorkerExitSetup;
+  }
+  transcript_ = std::move(t).value();
+  if (info.repaired_bytes > 0) {
+    LogLine(LogLevel::kWarn, "transcript_repaired")
+        .Kv("session", o_.session).Kv("cut_bytes", info.repaired_bytes);
+  }
+  RunnerOptions ro;
+  ro.kind = o_.runner;
+  ro.command = o_.command;
+  ro.max_reply_bytes = o_.max_message_bytes;
+  auto r = MakeRunner(ro);
+  if (!r.ok()) {
+    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", r.status().message());
+    return kWorkerExitSetup;
+  }
+  runner_ = std::move(r).value();
+  done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (done_fd_ < 0) return kWorkerExitSetup;
+
+  Value hello = common::NewMessage(common::msg::kHello);
+  hello.Set("worker_id", o_.worker_id);
+  hello.Set("session", o_.session);
+  hello.Set("pid", static_cast<int64_t>(::getpid()));
+  Send(hello);
+
+  for (;;) {
+    if (::getppid() != o_.supervisor_pid) {
+      LogLine(LogLevel::kWarn, "supervisor_gone").Kv("session", o_.session);
+      ::kill(0, SIGKILL);  // the agent command and its children go with us
+      return kWorkerExitSupervisorGone;
+    }
+    zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, done_fd_, ZMQ_POLLIN, 0}};
+    auto since = std::chrono::steady_clock::now() - last_sent_;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(o_.heartbeat - since);
+    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    try {
+      zmq::poll(items, 2, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return kWorkerExitProtocol;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      uint64_t v;
+      ssize_t n = ::read(done_fd_, &v, sizeof v);
+      (void)n;
+      FinishTurn();
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t frame;
+      if (!sock_.recv(frame, zmq::recv_flags::dontwait)) continue;
+      auto m = common::DecodeMessage(frame.data(), frame.size(), o_.max_message_bytes * 4);
+      if (!m.ok()) {
+        LogLine(LogLevel::kError, "bad_supervisor_message").Kv("error", m.status().message());
+        return kWorkerExitProtocol;
+      }
+      const std::string& type = common::MessageType(*m);
+      if (type == common::msg::kRun) {
+        if (busy_ || !m->GetInt("turn_id").ok()) {
+          LogLine(LogLevel::kError, "bad_run").Kv("busy", busy_ ? "yes" : "no");
+          return kWorkerExitProtocol;
+        }
+        StartTurn(*m);
+      } else if (type == common::msg::kStop) {
+        // The supervisor stops only idle workers; if a turn is somehow running,
+        // leave without unwinding under the runner thread's feet.
+        if (busy_) ::_exit(kWorkerExitOk);
+        return kWorkerExitOk;
+      } else {
+        LogLine(LogLevel::kError, "bad_supervisor_message").Kv("type", type);
+        return kWorkerExitProtocol;
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_sent_ >= o_.heartbeat) {
+      Value hb = common::NewMessage(common::msg::kHeartbeat);
+      if (busy_) hb.Set("turn_id", turn_id_);
+      Send(hb);
+    }
+  }
+}
+
+}  // namespace
+
+bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      for (++i; i < argc; ++i) out->command.emplace_back(argv[i]);
+      break;
+    }
+    if (i + 1 >= argc) {
+      *error = "option " + a + " needs a value";
+      return false;
+    }
+    const char* v = argv[++i];
+    uint64_t n = 0;
+    if (a == "--endpoint") {
+      out->endpoint = v;
+    } else if (a == "--session") {
+      out->session = v;
+    } else if (a == "--agent") {
+      out->agent = v;
+    } else if (a == "--runner") {
+      std::string r = v;
+      if (r == "echo") out->runner = common::RunnerKind::kEcho;
+      else if (r == "exec") out->runner = common::RunnerKind::kExec;
+      else if (r == "openai") out->runner = common::RunnerKind::kOpenAi;
+      else { *error = "unknown runner " + r; return false; }
+    } else if (ParseU64(v, &n)) {
+      if (a == "--worker-id") out->worker_id = n;
+      else if (a == "--heartbeat-ms") out->heartbeat = std::chrono::milliseconds(n);
+      else if (a == "--lock-wait-ms") out->lock_wait = std::chrono::milliseconds(n);
+      else if (a == "--supervisor-pid") out->supervisor_pid = static_cast<pid_t>(n);
+      else if (a == "--max-message-bytes") out->max_message_bytes = n;
+      else { *error = "unknown option " + a; return false; }
+    } else {
+      *error = "bad value for " + a + ": " + v;
+      return false;
+    }
+  }
+  if (out->endpoint.empty() || out->session.empty() || out->agent.empty() ||
+      out->worker_id == 0 || out->supervisor_pid == 0 || out->heartbeat.count() <= 0) {
+    *error = "--endpoint, --worker-id, --session, --agent and --supervisor-pid are required";
+    return false;
+  }
+  return true;
+}
+
+int RunWorker(const WorkerOptions& options) {
+  g_supervisor_pid = options.supervisor_pid;
+  struct sigaction sa {};
+  sa.sa_handler = OnSigterm;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  // PR_SET_PDEATHSIG was set between fork and exec; if the supervisor died before
+  // that, the signal will never come: check once by hand.
+  if (::getppid() != options.supervisor_pid) return kWorkerExitSupervisorGone;
+  try {
+    WorkerLoop loop(options);
+    return loop.Run();
+  } catch (const std::exception& e) {
+    LogLine(LogLevel::kError, "worker_failed").Kv("error", e.what());
+    return kWorkerExitSetup;
+  }
+}
+
+}  // namespace laneway::worker
