@@ -278,12 +278,13 @@ void Supervisor::SendOutcome(const Waiter& w, const Turn& t) {
 Value Supervisor::StatusView() const {
   const auto now = clock_.Now();
   Value v = Value::MakeMap();
-  int64_t busy = 0, idle = 0, starting = 0, stopping = 0;
+  int64_t busy = 0, idle = 0, starting = 0, stopping = 0, running = 0;
   Value stuck = Value::MakeArray();
   for (const auto& [id, w] : workers_) {
     switch (w.state) {
       case WorkerState::kBusy: {
         ++busy;
+        running += w.running ? static_cast<int64_t>(w.running->turn_ids.size()) : 0;
         int64_t age = MillisBetween(w.turn_started, now);
         if (age >= opt_.config.supervisor.stuck_after.count() && w.running) {
           Value e = Value::MakeMap();
@@ -321,6 +322,7 @@ Value Supervisor::StatusView() const {
   v.Set("stopping", stopping);
   v.Set("max_workers", opt_.config.supervisor.max_workers);
   v.Set("queued", queued);
+  v.Set("running", running);
   v.Set("waiting_for_worker", static_cast<int64_t>(admission_.size()));
   v.Set("sessions", static_cast<int64_t>(sessions_.size()));
   v.Set("stuck_after_ms", static_cast<int64_t>(opt_.config.supervisor.stuck_after.count()));
@@ -341,6 +343,7 @@ Value Supervisor::StatusView() const {
   c.Set("turns_cancelled", counters_.turns_cancelled);
   c.Set("turns_rejected", counters_.turns_rejected);
   c.Set("turns_interrupted", counters_.turns_interrupted);
+  c.Set("submits_rejected", counters_.submits_rejected);
   c.Set("recovered_turns", counters_.recovered_turns);
   c.Set("bad_control_messages", counters_.bad_control_messages);
   c.Set("worker_protocol_errors", counters_.worker_protocol_errors);

@@ -113,6 +113,7 @@ struct Counters {
   uint64_t turns_cancelled = 0;
   uint64_t turns_rejected = 0;
   uint64_t turns_interrupted = 0;
+  uint64_t submits_rejected = 0;  // refused before acceptance (no turn id)
   uint64_t bad_control_messages = 0;
   uint64_t worker_protocol_errors = 0;
   uint64_t stale_worker_messages = 0;

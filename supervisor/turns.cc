@@ -40,7 +40,7 @@ Session& Supervisor::GetOrCreateSession(const std::string& key, const std::strin
 
 void Supervisor::Reject(const std::string& peer, int64_t req, const std::string& session,
                         const std::string& reason) {
-  ++counters_.turns_rejected;
+  ++counters_.submits_rejected;
   Value m = common::NewMessage(common::msg::kOutcome);
   m.Set("id", req);
   m.Set("turn_id", nullptr);

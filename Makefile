@@ -1,0 +1,32 @@
+# Entry points; see README.md. Every target installs missing Debian packages first.
+BUILD ?= build
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+LANEWAY_HOME ?= $(HOME)/.laneway
+
+.PHONY: deps build run test bench clean format
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	LANEWAY_HOME=$(LANEWAY_HOME) $(BUILD)/bin/laneway up
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
+
+bench: deps
+	bash scripts/install-deps.sh --bench
+	cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DLANEWAY_BUILD_TESTS=OFF -DLANEWAY_BUILD_BENCH=ON >/dev/null
+	cmake --build $(BUILD)-bench -j$(JOBS)
+	bash bench/run.sh $(BUILD)-bench
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-bench

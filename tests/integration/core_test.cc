@@ -1,0 +1,207 @@
+// The core promise with real binaries: per-session queues instead of lock
+// errors, a control plane that answers while sessions are busy, one worker per
+// session under max_workers, one supervisor per home.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "common/file_lock.h"
+#include "tests/integration/harness.h"
+
+namespace laneway::testing {
+namespace {
+
+using common::Value;
+
+const char* kMain = "agent:main:main";
+
+std::vector<std::string> Agent(const std::string& message, const std::string& session = "") {
+  std::vector<std::string> a = {"agent", "--agent", "main", "--message", message};
+  if (!session.empty()) {
+    a.push_back("--session");
+    a.push_back(session);
+  }
+  return a;
+}
+
+TEST(CoreTest, SecondMessageToBusySessionWaitsItsTurnAndBothAreAnsweredInOrder) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
+  auto first = RunCliAsync(home, Agent("gate-first"));
+  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  auto second = RunCliAsync(home, Agent("second"));
+  // The second turn is queued behind the first: no lock error, no failure.
+  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  home.OpenGate();
+  CliResult r1 = first.get();
+  CliResult r2 = second.get();
+  EXPECT_EQ(r1.code, 0) << r1.err;
+  EXPECT_EQ(r1.out, "reply:gate-first\n");
+  EXPECT_EQ(r2.code, 0) << r2.err;
+  EXPECT_EQ(r2.out, "reply:second\n");
+  // The transcript shows them one after the other, in arrival order.
+  std::ifstream t(home.paths().TranscriptPath("main", kMain));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(t, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[0].find("\"role\":\"user\",\"text\":\"gate-first\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"role\":\"assistant\",\"text\":\"reply:gate-first\""), std::string::npos);
+  EXPECT_NE(lines[2].find("\"text\":\"second\""), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("\"text\":\"reply:second\""), std::string::npos) << lines[3];
+  EXPECT_NE(sup.Log().find("event=supervisor_started"), std::string::npos);
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(CoreTest, StatusAndWorkersAnswerWhileASessionIsBusy) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
+  auto busy = RunCliAsync(home, Agent("gate"));
+  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  CliResult status = RunCli(home, {"status"});
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_NE(status.out.find("busy 1"), std::string::npos) << status.out;
+  CliResult workers = RunCli(home, {"workers"});
+  EXPECT_EQ(workers.code, 0) << workers.err;
+  EXPECT_NE(workers.out.find("agent:main:main"), std::string::npos) << workers.out;
+  EXPECT_NE(workers.out.find("busy"), std::string::npos) << workers.out;
+  CliResult json = RunCli(home, {"workers", "--json"});
+  EXPECT_EQ(json.code, 0);
+  for (const char* key : {"\"session\":", "\"pid\":", "\"state\":\"busy\"", "\"turn_age_ms\":",
+                          "\"queue_depth\":", "\"restarts\":"}) {
+    EXPECT_NE(json.out.find(key), std::string::npos) << key << " in " << json.out;
+  }
+  CliResult sjson = RunCli(home, {"status", "--json"});
+  for (const char* key : {"\"pid\":", "\"uptime_ms\":", "\"workers\":1", "\"busy\":1", "\"queued\":0",
+                          "\"sessions\":1"}) {
+    EXPECT_NE(sjson.out.find(key), std::string::npos) << key << " in " << sjson.out;
+  }
+  CliResult sessions = RunCli(home, {"sessions", "--json"});
+  EXPECT_NE(sessions.out.find("\"session\":\"agent:main:main\""), std::string::npos) << sessions.out;
+  home.OpenGate();
+  EXPECT_EQ(busy.get().code, 0);
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(CoreTest, FiftySessionsAtOnceEachGetTheirOwnWorker) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home, "max_workers = 64"))) << sup.Log();
+  std::vector<std::future<CliResult>> calls;
+  for (int i = 0; i < 50; ++i) {
+    calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
+  }
+  Value s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Status(home);
+    return IntField(s, "busy") == 50;
+  }, std::chrono::seconds(60))) << common::ToJson(s);
+  std::set<int64_t> pids;
+  std::set<std::string> sessions;
+  const Value rows = Workers(home);
+  ASSERT_TRUE(rows.is_array()) << common::ToJson(rows);
+  for (const Value& w : rows.as_array()) {
+    pids.insert(IntField(w, "pid"));
+    sessions.insert(StrField(w, "session"));
+  }
+  EXPECT_EQ(pids.size(), 50u);
+  EXPECT_EQ(sessions.size(), 50u);
+  home.OpenGate();
+  for (int i = 0; i < 50; ++i) {
+    CliResult r = calls[static_cast<size_t>(i)].get();
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "reply:gate-" + std::to_string(i) + "\n");
+  }
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(CoreTest, SessionsBeyondMaxWorkersWaitFairlyAndAreAllAnswered) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home, "max_workers = 10"))) << sup.Log();
+  std::vector<std::future<CliResult>> calls;
+  for (int i = 0; i < 50; ++i) {
+    calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
+  }
+  Value s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Status(home);
+    return IntField(s, "busy") == 10 && IntField(s, "waiting_for_worker") == 40;
+  }, std::chrono::seconds(60))) << common::ToJson(s);
+  EXPECT_EQ(IntField(s, "workers"), 10);
+  home.OpenGate();
+  // While the backlog drains, the limit holds.
+  bool all_done = false;
+  while (!all_done) {
+    Value now = Status(home);
+    EXPECT_LE(IntField(now, "workers"), 10);
+    all_done = true;
+    for (auto& c : calls) {
+      all_done &= c.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+    }
+  }
+  for (int i = 0; i < 50; ++i) {
+    CliResult r = calls[static_cast<size_t>(i)].get();
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "reply:gate-" + std::to_string(i) + "\n");
+  }
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(CoreTest, SecondSupervisorOnTheSameHomeRefusesToStart) {
+  TempHome home;
+  SupervisorProcess first(home);
+  ASSERT_TRUE(first.Start()) << first.Log();
+  TempHome other_log_home;  // only to keep the second's log apart
+  SupervisorProcess second(home);
+  EXPECT_EQ(second.RunToExit(), 4);
+  EXPECT_NE(second.Log().find("already running on " + home.path()), std::string::npos)
+      << second.Log();
+  // The first one still owns its socket and answers.
+  CliResult r = RunCli(home, Agent("still here"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "still here\n");  // built-in default: echo
+}
+
+TEST(CoreTest, AgentWithNoSupervisorExitsThreeWithAHint) {
+  TempHome home;
+  CliResult r = RunCli(home, Agent("anyone?"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("laneway up"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCli(home, {"status"}).code, 3);
+  EXPECT_EQ(RunCli(home, {"workers", "--json"}).code, 3);
+}
+
+TEST(CoreTest, BuiltInDefaultRunsEchoAgentMain) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  CliResult r = RunCli(home, {"agent", "--agent", "main", "--message", "hello", "--json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"session\":\"agent:main:main\",\"status\":\"replied\",\"reply\":\"hello\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"turn_id\":1"), std::string::npos) << r.out;
+  // stdin as the message
+  CliResult piped = RunCli(home, {"agent", "--agent", "main", "--message", "-"}, "from stdin");
+  EXPECT_EQ(piped.out, "from stdin\n");
+}
+
+TEST(CoreTest, DownStopsTheSupervisorAndUpWorksAgain) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  CliResult down = RunCli(home, {"down"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(sup.WaitExit(), 0);
+  EXPECT_EQ(RunCli(home, {"status"}).code, 3);
+  SupervisorProcess again(home);
+  ASSERT_TRUE(again.Start()) << again.Log();
+  EXPECT_EQ(RunCli(home, Agent("back")).out, "back\n");
+}
+
+}  // namespace
+}  // namespace laneway::testing
