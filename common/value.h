@@ -52,11 +52,16 @@ class Value {
   bool as_bool() const { return std::get<bool>(v_); }
   int64_t as_int() const { return std::get<int64_t>(v_); }
   double as_double() const { return std::get<double>(v_); }
-  const std::string& as_string() const { return std::get<std::string>(v_); }
-  const Array& as_array() const { return std::get<Array>(v_); }
-  Array& as_array() { return std::get<Array>(v_); }
-  const Map& as_map() const { return std::get<Map>(v_); }
-  Map& as_map() { return std::get<Map>(v_); }
+  // On a temporary Value these return by value (moved out), so that
+  // `for (auto& e : MakeValue().as_array())` does not iterate a destroyed object.
+  const std::string& as_string() const& { return std::get<std::string>(v_); }
+  std::string as_string() && { return std::get<std::string>(std::move(v_)); }
+  const Array& as_array() const& { return std::get<Array>(v_); }
+  Array& as_array() & { return std::get<Array>(v_); }
+  Array as_array() && { return std::get<Array>(std::move(v_)); }
+  const Map& as_map() const& { return std::get<Map>(v_); }
+  Map& as_map() & { return std::get<Map>(v_); }
+  Map as_map() && { return std::get<Map>(std::move(v_)); }
 
   // Map helpers. Set replaces an existing key. Find returns nullptr if absent or
   // if this is not a map.

@@ -124,7 +124,7 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
                       std::to_string(existing->queue.turns() + existing->pending_accepts) +
                       " turns waiting (max_queue = " + std::to_string(agent->max_queue) + ")");
   }
-  if (queued_total_ >= opt_.config.supervisor.max_turns_in_memory) {
+  if (unfinished_turns_ + pending_accepts_.size() >= opt_.config.supervisor.max_turns_in_memory) {
     return Reject(peer, req, *key,
                   "the supervisor holds max_turns_in_memory = " +
                       std::to_string(opt_.config.supervisor.max_turns_in_memory) +
@@ -139,7 +139,10 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
   t.message = std::move(message).value();
   t.accepted_unix_ms = clock_.UnixMillis();
   t.accepted_at = clock_.Now();
-  if (*wait) t.waiters.push_back({peer, req});
+  if (*wait) {
+    t.waiters.push_back({peer, req});
+    ++waiting_clients_;
+  }
   if (journal_) {
     JournalRecord r;
     r.type = JournalRecord::Type::kAccept;
@@ -171,6 +174,7 @@ void Supervisor::HandleWait(const std::string& peer, int64_t req, const Value& m
     return;
   }
   t.waiters.push_back({peer, req});
+  ++waiting_clients_;
 }
 
 void Supervisor::HandleOperator(const std::string& peer, int64_t req, const std::string& type,
@@ -325,6 +329,7 @@ Value Supervisor::StatusView() const {
   v.Set("running", running);
   v.Set("waiting_for_worker", static_cast<int64_t>(admission_.size()));
   v.Set("sessions", static_cast<int64_t>(sessions_.size()));
+  v.Set("waiting_clients", waiting_clients_);
   v.Set("stuck_after_ms", static_cast<int64_t>(opt_.config.supervisor.stuck_after.count()));
   v.Set("stuck", std::move(stuck));
   v.Set("parked", std::move(parked));
@@ -345,6 +350,7 @@ Value Supervisor::StatusView() const {
   c.Set("turns_interrupted", counters_.turns_interrupted);
   c.Set("submits_rejected", counters_.submits_rejected);
   c.Set("recovered_turns", counters_.recovered_turns);
+  c.Set("recovered_unfinished", counters_.recovered_unfinished);
   c.Set("bad_control_messages", counters_.bad_control_messages);
   c.Set("worker_protocol_errors", counters_.worker_protocol_errors);
   c.Set("stale_worker_messages", counters_.stale_worker_messages);
@@ -440,6 +446,7 @@ void Supervisor::CheckShutdownDone() {
   for (auto& [id, t] : turns_) {
     if (t.status != TurnStatus::kPending) continue;
     for (const Waiter& w : t.waiters) SendOutcome(w, t);
+    waiting_clients_ -= t.waiters.size();
     t.waiters.clear();
   }
   if (index_dirty_) WriteSessionIndex();

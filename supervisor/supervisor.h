@@ -124,7 +124,8 @@ struct Counters {
   uint64_t journal_errors = 0;
   uint64_t journal_corrupt_records = 0;
   uint64_t journal_truncated_bytes = 0;
-  uint64_t recovered_turns = 0;
+  uint64_t recovered_turns = 0;       // unfinished turns found in the journal and re-queued
+  uint64_t recovered_unfinished = 0;  // unfinished turns found in the journal (re-queued or ended)
 };
 
 class Supervisor {
@@ -240,7 +241,8 @@ class Supervisor {
   uint64_t next_turn_id_ = 1;
   uint64_t next_worker_id_ = 1;
   uint64_t next_session_serial_ = 1;
-  uint64_t queued_total_ = 0;
+  uint64_t unfinished_turns_ = 0;  // accepted (or recovered), no outcome yet
+  uint64_t waiting_clients_ = 0;  // (client, turn) pairs waiting for an outcome
   common::SteadyTime started_at_{};
   int64_t started_unix_ms_ = 0;
   bool journal_failing_ = false;

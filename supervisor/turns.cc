@@ -90,10 +90,12 @@ void Supervisor::CommitAccepts() {
                "not accepted: the journal cannot be written (" + st.message() +
                    "); nothing was queued, retry later");
       }
+      waiting_clients_ -= t.waiters.size();
       turns_.erase(id);
       continue;
     }
     ++counters_.turns_accepted;
+    ++unfinished_turns_;
     ++s.turns_total;
     s.last_activity_unix_ms = t.accepted_unix_ms;
     const common::AgentConfig* agent = AgentOf(s);
@@ -138,6 +140,7 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
   if (it == turns_.end()) return;
   Turn& t = it->second;
   if (t.status != TurnStatus::kPending) return;  // exactly one outcome
+  --unfinished_turns_;
   t.status = status;
   t.text = text;
   switch (status) {
@@ -163,6 +166,7 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
         .Kv("status", common::TurnStatusName(status)).Kv("error", text);
   }
   for (const Waiter& w : t.waiters) SendOutcome(w, t);
+  waiting_clients_ -= t.waiters.size();
   t.waiters.clear();
   if (Session* s = FindSession(t.session)) {
     s->last_activity_unix_ms = clock_.UnixMillis();
@@ -231,6 +235,7 @@ void Supervisor::Recover() {
       continue;
     }
     turns_.emplace(t.id, std::move(t));
+    ++unfinished_turns_;
     const common::AgentConfig* agent = opt_.config.FindAgent(rt.agent);
     ++ended;
     if (agent == nullptr) {
@@ -255,6 +260,7 @@ void Supervisor::Recover() {
     }
   }
   counters_.recovered_turns = requeued;
+  counters_.recovered_unfinished = requeued + ended;
   if (journal_->pending() > 0) {
     Status st = journal_->Commit();
     if (!st.ok()) LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());

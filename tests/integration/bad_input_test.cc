@@ -190,3 +190,27 @@ TEST(BadInputTest, CliUsageErrorsExitTwoAndEveryCommandHasHelp) {
 
 }  // namespace
 }  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+TEST(BadInputTest, MaxTurnsInMemoryBoundsUnfinishedTurnsAcrossSessions) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home, "max_turns_in_memory = 2"))) << sup.Log();
+  auto a = RunCliAsync(home, {"agent", "--agent", "main", "--session", "a", "--message", "gate-a"});
+  auto b = RunCliAsync(home, {"agent", "--agent", "main", "--session", "b", "--message", "gate-b"});
+  ASSERT_TRUE(WaitFor([&] { return IntField(Status(home), "busy") == 2; }));
+  CliResult c = RunCli(home, {"agent", "--agent", "main", "--session", "c", "--message", "c"});
+  EXPECT_EQ(c.code, 1);
+  EXPECT_NE(c.err.find("max_turns_in_memory = 2"), std::string::npos) << c.err;
+  home.OpenGate();
+  EXPECT_EQ(a.get().code, 0);
+  EXPECT_EQ(b.get().code, 0);
+  // Room again once they are done.
+  EXPECT_EQ(RunCli(home, {"agent", "--agent", "main", "--session", "c", "--message", "c"}).code, 0);
+  ExpectEveryTurnSettled(home);
+}
+
+}  // namespace
+}  // namespace laneway::testing

@@ -97,8 +97,8 @@ TEST(ValueMsgpackTest, RoundTripsIntegersAcrossEveryEncodingWidth) {
 }
 
 TEST(ValueMsgpackTest, RoundTripsDoubles) {
-  for (double d : {0.0, -0.0, 1.5, -2.75, 1e308, -1e-308, 4.9e-324,
-                   std::numeric_limits<double>::infinity()}) {
+  for (double d :
+       {0.0, -0.0, 1.5, -2.75, 1e308, -1e-308, 4.9e-324, std::numeric_limits<double>::infinity()}) {
     SCOPED_TRACE(d);
     Result<Value> back = Decode(EncodeMsgpack(Value(d)));
     ASSERT_TRUE(back.ok());
@@ -313,11 +313,13 @@ TEST(ValueMsgpackTest, RejectsExtTypes) {
 }
 
 TEST(ValueMsgpackTest, RejectsReservedByteAndOversizeHeaders) {
-  ExpectRejected("\xc1"s);                      // never used
-  ExpectRejected("\xdb\xff\xff\xff\xff"s);      // str32 claiming 4 GiB
-  ExpectRejected("\xdd\xff\xff\xff\xff"s);      // array32 claiming 4 G elements
-  ExpectRejected("\xdf\xff\xff\xff\xff"s);      // map32 claiming 4 G entries
-  ExpectRejected("\xc6\x00\x00\x10\x00" "ab"s);  // bin32 longer than the input
+  ExpectRejected("\xc1"s);                  // never used
+  ExpectRejected("\xdb\xff\xff\xff\xff"s);  // str32 claiming 4 GiB
+  ExpectRejected("\xdd\xff\xff\xff\xff"s);  // array32 claiming 4 G elements
+  ExpectRejected("\xdf\xff\xff\xff\xff"s);  // map32 claiming 4 G entries
+  ExpectRejected(
+      "\xc6\x00\x00\x10\x00"
+      "ab"s);  // bin32 longer than the input
 }
 
 TEST(ValueMsgpackTest, RandomGarbageNeverThrowsOrCrashes) {
@@ -332,9 +334,9 @@ TEST(ValueMsgpackTest, RandomGarbageNeverThrowsOrCrashes) {
     ASSERT_NO_THROW(r = Decode(bytes)) << "input #" << i;
     if (r.ok()) {
       ++decoded;
-      // Whatever decoded must encode and decode to the same value (NaN aside).
-      std::string json = ToJson(*r);
-      EXPECT_FALSE(json.empty());
+      // Whatever decoded is a usable value.
+      EXPECT_FALSE(ToJson(*r).empty());
+      EXPECT_FALSE(EncodeMsgpack(*r).empty());
     } else {
       EXPECT_FALSE(r.status().message().empty());
     }
@@ -474,9 +476,7 @@ TEST(ValueJsonTest, EscapesOtherControlCharactersAsUnicode) {
   for (char c : ToJson(Value(all))) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
 }
 
-TEST(ValueJsonTest, PassesUtf8Through) {
-  EXPECT_EQ(ToJson(Value("h\xc3\xa9")), "\"h\xc3\xa9\"");
-}
+TEST(ValueJsonTest, PassesUtf8Through) { EXPECT_EQ(ToJson(Value("h\xc3\xa9")), "\"h\xc3\xa9\""); }
 
 TEST(ValueJsonTest, EscapesMapKeys) {
   Value m = Value::MakeMap();
