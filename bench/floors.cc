@@ -1,5 +1,6 @@
 #include "bench/floors.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,8 +65,7 @@ ReadyListener::ReadyListener() : sock_(Context(), zmq::socket_type::router) {
 ReadyListener::~ReadyListener() { KillAll(); }
 
 pid_t ReadyListener::Spawn(const std::string& id) {
-  pid_t pid =
-      bench::Spawn({FloorPeer(), "ready", "ipc://" + dir_.path() + "/ready.sock", id});
+  pid_t pid = bench::Spawn({FloorPeer(), "ready", "ipc://" + dir_.path() + "/ready.sock", id});
   if (pid > 0) pids_.push_back(pid);
   return pid;
 }

@@ -161,25 +161,27 @@ bool WaitExit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
 
 MemInfo ReadMem(pid_t pid) {
   MemInfo m;
+  // Lines look like "Pss:  1234 kB" (smaps_rollup) or "VmRSS:  1234 kB" (status).
+  auto field = [](const std::string& line, const char* key, double* out) {
+    if (line.rfind(key, 0) != 0) return false;
+    *out = std::atof(line.c_str() + std::strlen(key));
+    return true;
+  };
   std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string key;
-  double value = 0;
-  std::string unit;
-  double priv = 0;
+  std::string line;
+  double v = 0, priv = 0;
   bool any = false;
-  while (rollup >> key >> value) {
-    std::getline(rollup, unit);
-    if (key == "Pss:") m.pss_kb = value;
-    if (key == "Private_Clean:" || key == "Private_Dirty:") {
-      priv += value;
+  while (std::getline(rollup, line)) {
+    if (field(line, "Pss:", &v)) m.pss_kb = v;
+    if (field(line, "Private_Clean:", &v) || field(line, "Private_Dirty:", &v)) {
+      priv += v;
       any = true;
     }
   }
   if (any) m.private_kb = priv;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) m.rss_kb = std::atof(line.c_str() + 6);
+    if (field(line, "VmRSS:", &v)) m.rss_kb = v;
   }
   return m;
 }
@@ -212,7 +214,8 @@ bool Laneway::Start() {
     if (holder.ok() && *holder == pid_) {
       auto client = cli::Client::Connect(p);
       if (client.ok() &&
-          (*client)->Call(common::NewMessage(common::msg::kPing), std::chrono::milliseconds(500))
+          (*client)
+              ->Call(common::NewMessage(common::msg::kPing), std::chrono::milliseconds(500))
               .ok()) {
         return true;
       }

@@ -1,6 +1,7 @@
 // Process figures: the cold first turn of a new session, a burst of 500 new
 // sessions, and recovery after a run timeout; beside posix_spawn of the minimal
 // ZeroMQ program until it says "ready", and kill(SIGKILL) until it is reaped.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -30,8 +31,8 @@ std::string TimeoutConfig(const std::string& restart_backoff) {
   std::string c = "[supervisor]\nmax_workers = 64\ndrain_timeout = \"2s\"\n";
   if (!restart_backoff.empty()) c += "restart_backoff = \"" + restart_backoff + "\"\n";
   c += "\n[agents.main]\nrunner = \"exec\"\ncommand = [\"" + BinDir() +
-       "/bench_agent\"]\nrun_timeout = \"200ms\"\nkill_grace = \"" +
-       std::to_string(kKillGraceMs) + "ms\"\n";
+       "/bench_agent\"]\nrun_timeout = \"200ms\"\nkill_grace = \"" + std::to_string(kKillGraceMs) +
+       "ms\"\n";
   return c;
 }
 

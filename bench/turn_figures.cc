@@ -96,8 +96,8 @@ void RunWarm() {
   WarmSamples t;
   if (shm.Start() && MeasureWarm(shm, nullptr, &t)) {
     const double sp50 = Percentile(t.laneway, 50);
-    EmitRow("↳ diagnostic: same, LANEWAY_HOME on tmpfs (fdatasync ≈ free), p50",
-            FormatMicros(sp50), FormatMicros(fp50), FormatRatio(sp50, fp50), "—");
+    EmitRow("↳ diagnostic: same, LANEWAY_HOME on tmpfs (fdatasync ≈ free), p50", FormatMicros(sp50),
+            FormatMicros(fp50), FormatRatio(sp50, fp50), "—");
   }
 }
 
@@ -125,8 +125,8 @@ void RunThroughput() {
   };
   auto any = [](const std::string&) { return true; };
   // Warm-up: every session gets its worker; every peer is connected.
-  PipelineResult warm = RunPipeline(lc, kSessions, kSessions * 2, std::chrono::seconds(30),
-                                    laneway_req, is_outcome);
+  PipelineResult warm =
+      RunPipeline(lc, kSessions, kSessions * 2, std::chrono::seconds(30), laneway_req, is_outcome);
   base += 1000000;
   RunPipeline(fc, kSessions, 2000, std::chrono::seconds(10), floor_req, any);
   if (warm.completed < kSessions * 2) {
@@ -138,8 +138,8 @@ void RunThroughput() {
   for (int round = 0; round < 2; ++round) {
     PipelineResult f =
         RunPipeline(fc, kInFlight, kThroughputTurns * 4, kThroughputLimit / 2, floor_req, any);
-    PipelineResult l = RunPipeline(lc, kInFlight, kThroughputTurns, kThroughputLimit / 2,
-                                   laneway_req, is_outcome);
+    PipelineResult l =
+        RunPipeline(lc, kInFlight, kThroughputTurns, kThroughputLimit / 2, laneway_req, is_outcome);
     base += 1000000;
     fsum += f.rate();
     lsum += l.rate();

@@ -43,10 +43,16 @@ std::string Age(const Value& v, const char* key) {
   if (f == nullptr || !f->is_int()) return "-";
   int64_t ms = f->as_int();
   char buf[32];
-  if (ms < 1000) std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
-  else if (ms < 60000) std::snprintf(buf, sizeof buf, "%.1fs", ms / 1000.0);
-  else if (ms < 3600000) std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000), static_cast<long long>(ms / 1000 % 60));
-  else std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3600000), static_cast<long long>(ms / 60000 % 60));
+  if (ms < 1000)
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  else if (ms < 60000)
+    std::snprintf(buf, sizeof buf, "%.1fs", ms / 1000.0);
+  else if (ms < 3600000)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
+                  static_cast<long long>(ms / 1000 % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3600000),
+                  static_cast<long long>(ms / 60000 % 60));
   return buf;
 }
 
@@ -166,8 +172,10 @@ constexpr const char* kReloadHelp =
 int CmdUp(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--config"}, {"--help"}, &args, &error) || !args.positional.empty()) {
-    std::cerr << "laneway up: " << (error.empty() ? "unexpected argument" : error) << "\n" << kUpHelp;
+  if (!ParseArgs(argc, argv, 2, {"--config"}, {"--help"}, &args, &error) ||
+      !args.positional.empty()) {
+    std::cerr << "laneway up: " << (error.empty() ? "unexpected argument" : error) << "\n"
+              << kUpHelp;
     return kExitUsage;
   }
   if (args.Has("--help")) {
@@ -194,7 +202,8 @@ int CmdDown(int argc, char** argv) {
   std::string error;
   if (!ParseArgs(argc, argv, 2, {"--timeout"}, {"--help", "--json"}, &args, &error) ||
       !args.positional.empty()) {
-    std::cerr << "laneway down: " << (error.empty() ? "unexpected argument" : error) << "\n" << kDownHelp;
+    std::cerr << "laneway down: " << (error.empty() ? "unexpected argument" : error) << "\n"
+              << kDownHelp;
     return kExitUsage;
   }
   if (args.Has("--help")) {
@@ -211,7 +220,8 @@ int CmdDown(int argc, char** argv) {
     timeout = *d;
   }
   Value data;
-  if (int rc = CallData("down", common::NewMessage(common::msg::kShutdown), &data); rc >= 0) return rc;
+  if (int rc = CallData("down", common::NewMessage(common::msg::kShutdown), &data); rc >= 0)
+    return rc;
   auto paths = common::ResolvePaths();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto holder = common::LockHolder(paths->instance_lock);
@@ -247,13 +257,14 @@ int CmdStatus(int argc, char** argv) {
             << ", waiting for a worker " << Str(s, "waiting_for_worker") << ", sessions "
             << Str(s, "sessions") << "\n";
   if (const Value* j = s.Find("journal")) {
-    std::cout << "journal " << (j->GetBoolOr("ok", false).value() ? "ok" : "FAILING: " + Str(*j, "error"))
-              << ", " << Str(*j, "bytes") << " bytes\n";
+    std::cout << "journal "
+              << (j->GetBoolOr("ok", false).value() ? "ok" : "FAILING: " + Str(*j, "error")) << ", "
+              << Str(*j, "bytes") << " bytes\n";
   }
   if (const Value* st = s.Find("stuck"); st && st->is_array()) {
     for (const Value& e : st->as_array()) {
-      std::cout << "stuck: " << Str(e, "session") << " turn " << Str(e, "turn_id") << " running for "
-                << Age(e, "turn_age_ms") << " (pid " << Str(e, "pid") << ")\n";
+      std::cout << "stuck: " << Str(e, "session") << " turn " << Str(e, "turn_id")
+                << " running for " << Age(e, "turn_age_ms") << " (pid " << Str(e, "pid") << ")\n";
     }
   }
   if (const Value* p = s.Find("parked"); p && p->is_array()) {
@@ -263,9 +274,9 @@ int CmdStatus(int argc, char** argv) {
   }
   if (const Value* c = s.Find("counters")) {
     std::cout << "turns: accepted " << Str(*c, "turns_accepted") << ", replied "
-              << Str(*c, "turns_replied") << ", failed " << Str(*c, "turns_failed") << ", timed out "
-              << Str(*c, "turns_timed_out") << ", cancelled " << Str(*c, "turns_cancelled")
-              << ", rejected " << Str(*c, "turns_rejected") << "\n";
+              << Str(*c, "turns_replied") << ", failed " << Str(*c, "turns_failed")
+              << ", timed out " << Str(*c, "turns_timed_out") << ", cancelled "
+              << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected") << "\n";
   }
   return healthy ? kExitOk : kExitFailed;
 }
@@ -274,7 +285,8 @@ int CmdWorkers(int argc, char** argv) {
   Args args;
   if (int rc = Simple(argc, argv, kWorkersHelp, 0, &args); rc >= 0) return rc;
   Value rows;
-  if (int rc = CallData("workers", common::NewMessage(common::msg::kWorkers), &rows); rc >= 0) return rc;
+  if (int rc = CallData("workers", common::NewMessage(common::msg::kWorkers), &rows); rc >= 0)
+    return rc;
   if (args.Has("--json")) {
     std::cout << common::ToJson(rows) << "\n";
     return kExitOk;
@@ -299,7 +311,8 @@ int CmdSessions(int argc, char** argv) {
   Args args;
   if (int rc = Simple(argc, argv, kSessionsHelp, 0, &args); rc >= 0) return rc;
   Value rows;
-  if (int rc = CallData("sessions", common::NewMessage(common::msg::kSessions), &rows); rc >= 0) return rc;
+  if (int rc = CallData("sessions", common::NewMessage(common::msg::kSessions), &rows); rc >= 0)
+    return rc;
   if (args.Has("--json")) {
     std::cout << common::ToJson(rows) << "\n";
     return kExitOk;
@@ -332,7 +345,8 @@ int CmdOperator(int argc, char** argv) {
     return kExitOk;
   }
   if (cmd == "cancel") {
-    std::cout << "cancelled turn " << Str(data, "cancelled_turn") << " of " << Str(data, "session") << "\n";
+    std::cout << "cancelled turn " << Str(data, "cancelled_turn") << " of " << Str(data, "session")
+              << "\n";
   } else {
     std::string pid = Str(data, "killed_pid");
     std::cout << (pid == "-" ? "no worker was running for " : "killed worker " + pid + " of ")
@@ -349,7 +363,8 @@ int CmdReload(int argc, char** argv) {
   Args args;
   if (int rc = Simple(argc, argv, kReloadHelp, 0, &args); rc >= 0) return rc;
   Value data;
-  if (int rc = CallData("reload", common::NewMessage(common::msg::kReload), &data); rc >= 0) return rc;
+  if (int rc = CallData("reload", common::NewMessage(common::msg::kReload), &data); rc >= 0)
+    return rc;
   if (args.Has("--json")) {
     std::cout << common::ToJson(data) << "\n";
     return kExitOk;

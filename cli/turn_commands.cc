@@ -119,8 +119,9 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
     }
     auto slice = std::chrono::duration_cast<std::chrono::milliseconds>(kLivenessCheck);
     if (deadline) {
-      slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
-                                  std::chrono::milliseconds(1));
+      slice =
+          std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
+                              std::chrono::milliseconds(1));
     }
     auto m = client.Receive(slice);
     if (!m.ok()) {
@@ -184,7 +185,8 @@ int CmdAgent(int argc, char** argv) {
     return kExitUsage;
   }
   if (*message == "-") {
-    message = std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    message =
+        std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, &deadline)) return kExitUsage;

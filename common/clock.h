@@ -13,8 +13,8 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual SteadyTime Now() const = 0;       // CLOCK_MONOTONIC
-  virtual int64_t UnixMillis() const = 0;   // wall clock, for records people read
+  virtual SteadyTime Now() const = 0;      // CLOCK_MONOTONIC
+  virtual int64_t UnixMillis() const = 0;  // wall clock, for records people read
 };
 
 class SystemClock : public Clock {

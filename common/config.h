@@ -23,32 +23,32 @@ const char* RunnerKindName(RunnerKind k);
 const char* QueueModeName(QueueMode m);
 
 struct AgentConfig {
-  std::string id;                          // the key under [agents]
+  std::string id;  // the key under [agents]
   RunnerKind runner = RunnerKind::kEcho;
-  std::vector<std::string> command;        // exec: argv, required non-empty for exec
+  std::vector<std::string> command;  // exec: argv, required non-empty for exec
   std::chrono::milliseconds run_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
   QueueMode queue_mode = QueueMode::kQueue;
-  uint32_t max_queue = 100;                // queued turns per session (1..1000000)
-  bool retry_on_restart = false;           // re-run a turn that was running when the supervisor died
-  uint32_t max_attempts = 3;               // worker-killing failures before a turn is 'poison' (1..100)
+  uint32_t max_queue = 100;       // queued turns per session (1..1000000)
+  bool retry_on_restart = false;  // re-run a turn that was running when the supervisor died
+  uint32_t max_attempts = 3;      // worker-killing failures before a turn is 'poison' (1..100)
 
   bool operator==(const AgentConfig&) const = default;
 };
 
 struct SupervisorConfig {
-  uint32_t max_workers = 64;                                         // 1..100000
+  uint32_t max_workers = 64;  // 1..100000
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(10)};  // must be > interval
-  uint32_t restart_limit = 5;                                        // deaths in restart_window
+  uint32_t restart_limit = 5;  // deaths in restart_window
   std::chrono::milliseconds restart_window{std::chrono::seconds(30)};
-  std::chrono::milliseconds restart_backoff{std::chrono::milliseconds(100)};      // first delay
-  std::chrono::milliseconds restart_backoff_max{std::chrono::seconds(5)};         // cap (doubling)
-  std::chrono::milliseconds stuck_after{std::chrono::minutes(15)};   // busy longer = 'stuck'
+  std::chrono::milliseconds restart_backoff{std::chrono::milliseconds(100)};  // first delay
+  std::chrono::milliseconds restart_backoff_max{std::chrono::seconds(5)};     // cap (doubling)
+  std::chrono::milliseconds stuck_after{std::chrono::minutes(15)};  // busy longer = 'stuck'
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
-  uint32_t max_message_bytes = 1 << 20;    // control/worker message size cap (1 KiB..64 MiB)
-  uint32_t max_turns_in_memory = 100000;   // total queued turns across all sessions
+  uint32_t max_message_bytes = 1 << 20;   // control/worker message size cap (1 KiB..64 MiB)
+  uint32_t max_turns_in_memory = 100000;  // total queued turns across all sessions
 
   bool operator==(const SupervisorConfig&) const = default;
 };

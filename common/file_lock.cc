@@ -1,16 +1,45 @@
 #include "common/file_lock.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/sync/file_lock.hpp>
 #include <cerrno>
+#include <mutex>
+#include <set>
+#include <utility>
 
 namespace laneway::common {
 
+namespace {
+
+// Files this process holds a FileLock on, by (device, inode). fcntl locks belong to
+// the process, and closing ANY descriptor of a file drops them all, so neither
+// LockHolder nor a second TryAcquire may open a file this process has locked.
+std::mutex g_held_mu;
+std::set<std::pair<dev_t, ino_t>> g_held;
+
+bool FileId(const std::string& path, std::pair<dev_t, ino_t>* id) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  *id = {st.st_dev, st.st_ino};
+  return true;
+}
+
+bool HeldHere(const std::string& path) {
+  std::pair<dev_t, ino_t> id;
+  if (!FileId(path, &id)) return false;
+  std::lock_guard<std::mutex> l(g_held_mu);
+  return g_held.count(id) > 0;
+}
+
+}  // namespace
+
 struct FileLock::Impl {
   boost::interprocess::file_lock lock;
+  std::pair<dev_t, ino_t> id{};
 };
 
 FileLock::FileLock(std::string path, std::unique_ptr<Impl> impl)
@@ -22,9 +51,12 @@ FileLock::~FileLock() {
   } catch (...) {
     // Process exit releases it anyway.
   }
+  std::lock_guard<std::mutex> l(g_held_mu);
+  g_held.erase(impl_->id);
 }
 
 Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) {
+  if (HeldHere(path)) return Status::Unavailable("lock " + path + " is held by this process");
   // file_lock needs an existing file; create it close-on-exec so exec'd children
   // (agent commands) do not hold a descriptor to it.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -36,6 +68,10 @@ Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) 
     if (!impl->lock.try_lock()) {
       return Status::Unavailable("lock " + path + " is held by another process");
     }
+    if (FileId(path, &impl->id)) {
+      std::lock_guard<std::mutex> l(g_held_mu);
+      g_held.insert(impl->id);
+    }
     return std::unique_ptr<FileLock>(new FileLock(path, std::move(impl)));
   } catch (const boost::interprocess::interprocess_exception& e) {
     return Status::IoError("lock " + path + ": " + e.what());
@@ -43,6 +79,7 @@ Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) 
 }
 
 Result<pid_t> LockHolder(const std::string& path) {
+  if (HeldHere(path)) return ::getpid();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return static_cast<pid_t>(0);

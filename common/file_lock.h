@@ -5,7 +5,9 @@
 // supervisor's one-instance-per-home lock.
 //
 // fcntl locks belong to a process, not to a file descriptor: children do not
-// inherit them, and a second lock on the same file in the same process succeeds.
+// inherit them, and closing any descriptor of the file drops them. So this class
+// keeps a process-wide record of what it holds: a second TryAcquire of a file this
+// process holds is refused (Unavailable) without touching the file.
 #ifndef LANEWAY_COMMON_FILE_LOCK_H_
 #define LANEWAY_COMMON_FILE_LOCK_H_
 
@@ -37,8 +39,8 @@ class FileLock {
 };
 
 // Which process holds the fcntl lock on `path` without taking it (F_GETLK):
-// its pid, 0 if nobody holds it, or an error if the file cannot be opened.
-// Note the query runs in this process, so it never reports the caller itself.
+// its pid, 0 if nobody holds it, or an error if the file cannot be opened. If this
+// process holds it through a FileLock, returns getpid() without opening the file.
 Result<pid_t> LockHolder(const std::string& path);
 
 }  // namespace laneway::common

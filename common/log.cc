@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 
 namespace laneway::common {
 namespace {
@@ -22,10 +22,14 @@ LogLevel g_min_level = [] {
 
 const char* LevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -91,7 +95,9 @@ LogLine& LogLine::Kv(std::string_view key, std::string_view value) {
 }
 
 LogLine& LogLine::Kv(std::string_view key, int64_t value) { return Kv(key, std::to_string(value)); }
-LogLine& LogLine::Kv(std::string_view key, uint64_t value) { return Kv(key, std::to_string(value)); }
+LogLine& LogLine::Kv(std::string_view key, uint64_t value) {
+  return Kv(key, std::to_string(value));
+}
 
 LogLine::~LogLine() {
   if (!enabled_) return;

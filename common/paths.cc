@@ -8,6 +8,11 @@
 
 namespace laneway::common {
 
+namespace {
+constexpr size_t kMaxSessionKeyBytes = 256;
+constexpr size_t kMaxEscapedBytes = 200;  // + ".jsonl"/".lock" stays under NAME_MAX (255)
+}  // namespace
+
 Paths PathsForHome(const std::string& home) {
   Paths p;
   p.home = home;
@@ -63,7 +68,6 @@ Status MakeDirs(const std::string& dir, unsigned mode) {
 
 Result<std::string> NormalizeSessionKey(std::string_view agent, std::string_view key) {
   if (key.empty()) return Status::InvalidArgument("session key is empty");
-  if (key.size() > 256) return Status::InvalidArgument("session key is longer than 256 bytes");
   for (unsigned char c : key) {
     if (c < 0x20 || c == 0x7f) {
       return Status::InvalidArgument("session key contains a control character");
@@ -79,9 +83,19 @@ Result<std::string> NormalizeSessionKey(std::string_view agent, std::string_view
       return Status::InvalidArgument("session key '" + std::string(key) + "' belongs to agent '" +
                                      owner + "', not '" + std::string(agent) + "'");
     }
+    if (key.size() > kMaxSessionKeyBytes) {
+      return Status::InvalidArgument("session key is longer than 256 bytes");
+    }
     return std::string(key);
   }
-  return "agent:" + std::string(agent) + ":" + std::string(key);
+  // The limit applies to the full key, so a key listed by `laneway sessions` can
+  // always be given back as --session.
+  std::string full = "agent:" + std::string(agent) + ":" + std::string(key);
+  if (full.size() > kMaxSessionKeyBytes) {
+    return Status::InvalidArgument("session key '" + full.substr(0, 40) +
+                                   "...' is longer than 256 bytes");
+  }
+  return full;
 }
 
 std::string AgentOfSessionKey(std::string_view key) {
@@ -94,6 +108,11 @@ std::string AgentOfSessionKey(std::string_view key) {
 std::string EscapeFileName(std::string_view key) {
   std::string out;
   out.reserve(key.size());
+  // Escaping can triple a key's length; a name past kMaxEscapedBytes keeps a readable
+  // prefix and ends in "~" and a 64-bit FNV-1a hash of the whole key, so that it fits
+  // in NAME_MAX with any suffix laneway adds and distinct keys stay distinct.
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
   for (unsigned char c : key) {
     bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '_' || c == '-';
@@ -104,6 +123,18 @@ std::string EscapeFileName(std::string_view key) {
       std::snprintf(buf, sizeof buf, "%%%02X", c);
       out += buf;
     }
+  }
+  if (out.size() > kMaxEscapedBytes) {
+    size_t cut = kMaxEscapedBytes - 17;
+    // Do not split a "%XX" escape (X is never '%').
+    if (out[cut - 1] == '%') {
+      cut -= 1;
+    } else if (out[cut - 2] == '%') {
+      cut -= 2;
+    }
+    char tail[18];
+    std::snprintf(tail, sizeof tail, "~%016llx", static_cast<unsigned long long>(hash));
+    out = out.substr(0, cut) + tail;
   }
   return out;
 }

@@ -11,14 +11,14 @@
 namespace laneway::common {
 
 struct Paths {
-  std::string home;              // $LANEWAY_HOME
-  std::string run_dir;           // home/run (mode 0700)
-  std::string control_socket;    // home/run/control.sock
-  std::string worker_socket;     // home/run/workers.sock
-  std::string instance_lock;     // home/run/supervisor.lock (held by the running supervisor)
-  std::string journal_dir;       // home/journal
-  std::string config_file;       // home/laneway.toml
-  std::string session_index;     // home/sessions.json (written by the supervisor only)
+  std::string home;            // $LANEWAY_HOME
+  std::string run_dir;         // home/run (mode 0700)
+  std::string control_socket;  // home/run/control.sock
+  std::string worker_socket;   // home/run/workers.sock
+  std::string instance_lock;   // home/run/supervisor.lock (held by the running supervisor)
+  std::string journal_dir;     // home/journal
+  std::string config_file;     // home/laneway.toml
+  std::string session_index;   // home/sessions.json (written by the supervisor only)
 
   std::string control_endpoint() const { return "ipc://" + control_socket; }
   std::string worker_endpoint() const { return "ipc://" + worker_socket; }
@@ -46,6 +46,8 @@ Result<std::string> NormalizeSessionKey(std::string_view agent, std::string_view
 std::string AgentOfSessionKey(std::string_view key);
 // A file-name-safe form of a session key: [A-Za-z0-9_-] kept, others as %XX,
 // so that distinct keys never share a file and no key escapes its directory.
+// Names longer than 200 bytes keep a prefix and end in "~<64-bit hash>", so every
+// name plus laneway's suffixes fits in NAME_MAX.
 std::string EscapeFileName(std::string_view key);
 
 }  // namespace laneway::common

@@ -4,21 +4,28 @@ namespace laneway::common {
 
 const char* TurnStatusName(TurnStatus s) {
   switch (s) {
-    case TurnStatus::kPending: return "pending";
-    case TurnStatus::kReplied: return "replied";
-    case TurnStatus::kFailed: return "failed";
-    case TurnStatus::kTimedOut: return "timed_out";
-    case TurnStatus::kCancelled: return "cancelled";
-    case TurnStatus::kRejected: return "rejected";
-    case TurnStatus::kInterrupted: return "interrupted";
+    case TurnStatus::kPending:
+      return "pending";
+    case TurnStatus::kReplied:
+      return "replied";
+    case TurnStatus::kFailed:
+      return "failed";
+    case TurnStatus::kTimedOut:
+      return "timed_out";
+    case TurnStatus::kCancelled:
+      return "cancelled";
+    case TurnStatus::kRejected:
+      return "rejected";
+    case TurnStatus::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
 
 std::optional<TurnStatus> ParseTurnStatus(std::string_view name) {
-  for (TurnStatus s : {TurnStatus::kPending, TurnStatus::kReplied, TurnStatus::kFailed,
-                       TurnStatus::kTimedOut, TurnStatus::kCancelled, TurnStatus::kRejected,
-                       TurnStatus::kInterrupted}) {
+  for (TurnStatus s :
+       {TurnStatus::kPending, TurnStatus::kReplied, TurnStatus::kFailed, TurnStatus::kTimedOut,
+        TurnStatus::kCancelled, TurnStatus::kRejected, TurnStatus::kInterrupted}) {
     if (name == TurnStatusName(s)) return s;
   }
   return std::nullopt;
@@ -56,8 +63,6 @@ Result<Value> DecodeMessage(const void* data, size_t size, size_t max_bytes) {
   return v;
 }
 
-const std::string& MessageType(const Value& message) {
-  return message.Find("type")->as_string();
-}
+const std::string& MessageType(const Value& message) { return message.Find("type")->as_string(); }
 
 }  // namespace laneway::common

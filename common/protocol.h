@@ -24,8 +24,8 @@ inline constexpr int64_t kProtocolVersion = 1;
 
 namespace msg {
 // CLI -> supervisor
-inline constexpr std::string_view kSubmit = "submit";    // agent, message, [session]
-inline constexpr std::string_view kWait = "wait";        // turn_id
+inline constexpr std::string_view kSubmit = "submit";  // agent, message, [session]
+inline constexpr std::string_view kWait = "wait";      // turn_id
 inline constexpr std::string_view kStatus = "status";
 inline constexpr std::string_view kWorkers = "workers";
 inline constexpr std::string_view kSessions = "sessions";
@@ -45,7 +45,7 @@ inline constexpr std::string_view kHello = "hello";          // worker_id, sessi
 inline constexpr std::string_view kHeartbeat = "heartbeat";  // [turn_id]
 inline constexpr std::string_view kDone = "done";            // turn_id, ok, reply|error
 // supervisor -> worker
-inline constexpr std::string_view kRun = "run";    // turn_id, message
+inline constexpr std::string_view kRun = "run";  // turn_id, message
 inline constexpr std::string_view kStop = "stop";
 }  // namespace msg
 

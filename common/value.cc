@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <msgpack.hpp>
 
@@ -12,10 +13,27 @@ constexpr int kMaxDepth = 32;
 
 void Pack(msgpack::packer<msgpack::sbuffer>& pk, const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kNull: pk.pack_nil(); break;
-    case Value::Kind::kBool: v.as_bool() ? pk.pack_true() : pk.pack_false(); break;
-    case Value::Kind::kInt: pk.pack_int64(v.as_int()); break;
-    case Value::Kind::kDouble: pk.pack_double(v.as_double()); break;
+    case Value::Kind::kNull:
+      pk.pack_nil();
+      break;
+    case Value::Kind::kBool:
+      v.as_bool() ? pk.pack_true() : pk.pack_false();
+      break;
+    case Value::Kind::kInt:
+      pk.pack_int64(v.as_int());
+      break;
+    case Value::Kind::kDouble: {
+      // Always float64 on the wire: msgpack-c's pack_double writes integral values as
+      // integers, which would turn 2.0 into 2, lose -0.0's sign, and overflow above 2^63.
+      uint64_t bits;
+      double d = v.as_double();
+      std::memcpy(&bits, &d, sizeof bits);
+      char buf[9];
+      buf[0] = static_cast<char>(0xcb);
+      for (int i = 0; i < 8; ++i) buf[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+      pk.pack_str_body(buf, sizeof buf);  // raw bytes, no header
+      break;
+    }
     case Value::Kind::kString:
       pk.pack_str(static_cast<uint32_t>(v.as_string().size()));
       pk.pack_str_body(v.as_string().data(), static_cast<uint32_t>(v.as_string().size()));
@@ -35,21 +53,31 @@ void Pack(msgpack::packer<msgpack::sbuffer>& pk, const Value& v) {
   }
 }
 
+// `depth` counts the containers around `o`. At most kMaxDepth containers may nest:
+// the 33rd is an error whatever it holds.
 Result<Value> Convert(const msgpack::object& o, int depth) {
-  if (depth > kMaxDepth) return Status::InvalidArgument("nesting deeper than 32 levels");
+  if (depth >= kMaxDepth && (o.type == msgpack::type::ARRAY || o.type == msgpack::type::MAP)) {
+    return Status::InvalidArgument("nesting deeper than 32 levels");
+  }
   switch (o.type) {
-    case msgpack::type::NIL: return Value();
-    case msgpack::type::BOOLEAN: return Value(o.via.boolean);
+    case msgpack::type::NIL:
+      return Value();
+    case msgpack::type::BOOLEAN:
+      return Value(o.via.boolean);
     case msgpack::type::POSITIVE_INTEGER:
       if (o.via.u64 > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Status::InvalidArgument("integer out of range");
       }
       return Value(static_cast<int64_t>(o.via.u64));
-    case msgpack::type::NEGATIVE_INTEGER: return Value(o.via.i64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return Value(o.via.i64);
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return Value(o.via.f64);
-    case msgpack::type::STR: return Value(std::string(o.via.str.ptr, o.via.str.size));
-    case msgpack::type::BIN: return Value(std::string(o.via.bin.ptr, o.via.bin.size));
+    case msgpack::type::FLOAT64:
+      return Value(o.via.f64);
+    case msgpack::type::STR:
+      return Value(std::string(o.via.str.ptr, o.via.str.size));
+    case msgpack::type::BIN:
+      return Value(std::string(o.via.bin.ptr, o.via.bin.size));
     case msgpack::type::ARRAY: {
       Value::Array a;
       a.reserve(o.via.array.size);
@@ -65,14 +93,16 @@ Result<Value> Convert(const msgpack::object& o, int depth) {
       m.reserve(o.via.map.size);
       for (uint32_t i = 0; i < o.via.map.size; ++i) {
         const msgpack::object_kv& kv = o.via.map.ptr[i];
-        if (kv.key.type != msgpack::type::STR) return Status::InvalidArgument("map key is not a string");
+        if (kv.key.type != msgpack::type::STR)
+          return Status::InvalidArgument("map key is not a string");
         Result<Value> e = Convert(kv.val, depth + 1);
         if (!e.ok()) return e;
         m.emplace_back(std::string(kv.key.via.str.ptr, kv.key.via.str.size), std::move(e).value());
       }
       return Value(std::move(m));
     }
-    default: return Status::InvalidArgument("unsupported msgpack type (ext)");
+    default:
+      return Status::InvalidArgument("unsupported msgpack type (ext)");
   }
 }
 
@@ -80,13 +110,27 @@ void AppendJsonString(std::string& out, const std::string& s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -107,9 +151,15 @@ void WriteJson(std::string& out, const Value& v, int indent, int level) {
     out.append(static_cast<size_t>(indent * lvl), ' ');
   };
   switch (v.kind()) {
-    case Value::Kind::kNull: out += "null"; break;
-    case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; break;
-    case Value::Kind::kInt: out += std::to_string(v.as_int()); break;
+    case Value::Kind::kNull:
+      out += "null";
+      break;
+    case Value::Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      break;
+    case Value::Kind::kInt:
+      out += std::to_string(v.as_int());
+      break;
     case Value::Kind::kDouble: {
       if (!std::isfinite(v.as_double())) {
         out += "null";
@@ -120,7 +170,9 @@ void WriteJson(std::string& out, const Value& v, int indent, int level) {
       out += buf;
       break;
     }
-    case Value::Kind::kString: AppendJsonString(out, v.as_string()); break;
+    case Value::Kind::kString:
+      AppendJsonString(out, v.as_string());
+      break;
     case Value::Kind::kArray: {
       out.push_back('[');
       bool first = true;
@@ -228,8 +280,8 @@ Result<Value> DecodeMsgpack(const void* data, size_t size) {
     // Limits bound what a hostile peer can make us allocate before we look at it.
     msgpack::unpack_limit limit(/*array=*/1 << 20, /*map=*/1 << 16, /*str=*/size, /*bin=*/size,
                                 /*ext=*/0, /*depth=*/kMaxDepth + 1);
-    msgpack::object_handle oh = msgpack::unpack(static_cast<const char*>(data), size, offset,
-                                                nullptr, nullptr, limit);
+    msgpack::object_handle oh =
+        msgpack::unpack(static_cast<const char*>(data), size, offset, nullptr, nullptr, limit);
     if (offset != size) return Status::InvalidArgument("trailing bytes after message");
     return Convert(oh.get(), 0);
   } catch (const msgpack::insufficient_bytes&) {

@@ -25,18 +25,18 @@ class Value {
   enum class Kind { kNull, kBool, kInt, kDouble, kString, kArray, kMap };
 
   Value() = default;
-  Value(std::nullptr_t) {}                              // NOLINT
-  Value(bool b) : v_(b) {}                              // NOLINT
-  Value(int i) : v_(static_cast<int64_t>(i)) {}         // NOLINT
-  Value(int64_t i) : v_(i) {}                           // NOLINT
-  Value(uint64_t i) : v_(static_cast<int64_t>(i)) {}    // NOLINT
-  Value(uint32_t i) : v_(static_cast<int64_t>(i)) {}    // NOLINT
-  Value(double d) : v_(d) {}                            // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}          // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}            // NOLINT
-  Value(std::string_view s) : v_(std::string(s)) {}     // NOLINT
-  Value(Array a) : v_(std::move(a)) {}                  // NOLINT
-  Value(Map m) : v_(std::move(m)) {}                    // NOLINT
+  Value(std::nullptr_t) {}                            // NOLINT
+  Value(bool b) : v_(b) {}                            // NOLINT
+  Value(int i) : v_(static_cast<int64_t>(i)) {}       // NOLINT
+  Value(int64_t i) : v_(i) {}                         // NOLINT
+  Value(uint64_t i) : v_(static_cast<int64_t>(i)) {}  // NOLINT
+  Value(uint32_t i) : v_(static_cast<int64_t>(i)) {}  // NOLINT
+  Value(double d) : v_(d) {}                          // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}        // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}          // NOLINT
+  Value(std::string_view s) : v_(std::string(s)) {}   // NOLINT
+  Value(Array a) : v_(std::move(a)) {}                // NOLINT
+  Value(Map m) : v_(std::move(m)) {}                  // NOLINT
 
   static Value MakeMap() { return Value(Map{}); }
   static Value MakeArray() { return Value(Array{}); }

@@ -47,7 +47,8 @@ void Supervisor::HandleControlFrame(const std::string& peer, const void* data, s
   if (!m.ok()) {
     ++counters_.bad_control_messages;
     LogLine(LogLevel::kDebug, "bad_control_message").Kv("error", m.status().message());
-    ReplyError(peer, 0, size > opt_.config.supervisor.max_message_bytes ? "too_large" : "bad_request",
+    ReplyError(peer, 0,
+               size > opt_.config.supervisor.max_message_bytes ? "too_large" : "bad_request",
                m.status().message());
     return;
   }
@@ -96,7 +97,8 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
   auto wait = m.GetBoolOr("wait", true);
   if (!agent_id.ok() || !message.ok() || !session_arg.ok() || !wait.ok()) {
     ++counters_.bad_control_messages;
-    for (const auto& st : {agent_id.status(), message.status(), session_arg.status(), wait.status()}) {
+    for (const auto& st :
+         {agent_id.status(), message.status(), session_arg.status(), wait.status()}) {
       if (!st.ok()) return Reject(peer, req, "", "bad request: " + st.message());
     }
   }
@@ -115,8 +117,9 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
   Session* existing = FindSession(*key);
   if (existing && existing->policy.parked()) {
     return Reject(peer, req, *key,
-                  "session " + *key + " is parked after repeated worker deaths; run `laneway restart " +
-                      *key + "` to un-park it");
+                  "session " + *key +
+                      " is parked after repeated worker deaths; run `laneway restart " + *key +
+                      "` to un-park it");
   }
   if (existing && existing->queue.turns() + existing->pending_accepts >= agent->max_queue) {
     return Reject(peer, req, *key,
@@ -213,6 +216,9 @@ void Supervisor::HandleOperator(const std::string& peer, int64_t req, const std:
 void Supervisor::HandleReload(const std::string& peer, int64_t req) {
   auto loaded = opt_.config_path.empty() ? common::Result<common::Config>(common::DefaultConfig())
                                          : common::LoadConfigFile(opt_.config_path);
+  if (loaded.ok()) {
+    if (auto st = CheckRunnersAvailable(*loaded); !st.ok()) loaded = st;
+  }
   if (!loaded.ok()) {
     LogLine(LogLevel::kError, "reload_refused").Kv("error", loaded.status().message());
     if (!peer.empty()) ReplyError(peer, req, "bad_config", loaded.status().message());
@@ -300,10 +306,17 @@ Value Supervisor::StatusView() const {
         }
         break;
       }
-      case WorkerState::kIdle: ++idle; break;
-      case WorkerState::kStarting: ++starting; break;
-      case WorkerState::kStopping: ++stopping; break;
-      case WorkerState::kGone: break;
+      case WorkerState::kIdle:
+        ++idle;
+        break;
+      case WorkerState::kStarting:
+        ++starting;
+        break;
+      case WorkerState::kStopping:
+        ++stopping;
+        break;
+      case WorkerState::kGone:
+        break;
     }
   }
   Value parked = Value::MakeArray();
@@ -377,7 +390,8 @@ Value Supervisor::WorkersView() const {
       r.Set("pid", static_cast<int64_t>(w.pid));
       r.Set("state", WorkerStateName(w.state));
       r.Set("turn_id", w.running ? Value(w.running->turn_ids.front()) : Value());
-      r.Set("turn_age_ms", w.state == WorkerState::kBusy ? Value(MillisBetween(w.turn_started, now)) : Value());
+      r.Set("turn_age_ms",
+            w.state == WorkerState::kBusy ? Value(MillisBetween(w.turn_started, now)) : Value());
       r.Set("uptime_ms", MillisBetween(w.spawned_at, now));
       r.Set("rss_kb", RssKb(w.pid));
     } else {
@@ -402,12 +416,12 @@ Value Supervisor::SessionsView() const {
   for (const auto& [key, s] : sessions_) {
     Value r = Value::MakeMap();
     auto wit = s->worker_id ? workers_.find(s->worker_id) : workers_.end();
-    std::string state = s->policy.parked()               ? "parked"
-                        : wit != workers_.end()          ? WorkerStateName(wit->second.state)
-                        : s->in_backoff                  ? "backoff"
-                        : admission_.Contains(key)       ? "waiting"
-                        : s->queue.empty()               ? "no_worker"
-                                                         : "queued";
+    std::string state = s->policy.parked()         ? "parked"
+                        : wit != workers_.end()    ? WorkerStateName(wit->second.state)
+                        : s->in_backoff            ? "backoff"
+                        : admission_.Contains(key) ? "waiting"
+                        : s->queue.empty()         ? "no_worker"
+                                                   : "queued";
     r.Set("session", key);
     r.Set("agent", s->agent);
     r.Set("state", state);

@@ -59,9 +59,9 @@ using JournalWriteHook = std::function<common::Status(size_t bytes)>;
 class Journal {
  public:
   struct Options {
-    std::string dir;                    // $LANEWAY_HOME/journal; created 0700 if missing
-    bool sync = true;                   // fdatasync on Commit (tests may turn off)
-    JournalWriteHook write_hook;        // optional fault injection
+    std::string dir;              // $LANEWAY_HOME/journal; created 0700 if missing
+    bool sync = true;             // fdatasync on Commit (tests may turn off)
+    JournalWriteHook write_hook;  // optional fault injection
   };
 
   // Opens (creating if needed) dir/journal.log, reads every record, cuts a torn

@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
   }
   auto config = config_path.empty() ? common::Result<common::Config>(common::DefaultConfig())
                                     : common::LoadConfigFile(config_path);
+  if (config.ok()) {
+    if (auto st = supervisor::CheckRunnersAvailable(*config); !st.ok()) config = st;
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "laneway-supervisor: refusing to start: %s\n",
                  config.status().message().c_str());
@@ -68,8 +71,8 @@ int main(int argc, char** argv) {
   options.config = std::move(config).value();
   options.config_path = config_path;
   const char* worker_env = std::getenv("LANEWAY_WORKER_BIN");
-  options.worker_binary = worker_env && *worker_env ? worker_env
-                                                    : supervisor::SelfExeDir() + "/laneway-worker";
+  options.worker_binary =
+      worker_env && *worker_env ? worker_env : supervisor::SelfExeDir() + "/laneway-worker";
   if (::access(options.worker_binary.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "laneway-supervisor: worker binary %s is not executable: %s\n",
                  options.worker_binary.c_str(), std::strerror(errno));

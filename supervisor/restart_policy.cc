@@ -27,9 +27,8 @@ void RestartPolicy::Reset() {
 }
 
 size_t RestartPolicy::RecentFaults(common::SteadyTime now) const {
-  return static_cast<size_t>(std::count_if(deaths_.begin(), deaths_.end(), [&](auto t) {
-    return now - t < limits_.window;
-  }));
+  return static_cast<size_t>(std::count_if(deaths_.begin(), deaths_.end(),
+                                           [&](auto t) { return now - t < limits_.window; }));
 }
 
 }  // namespace laneway::supervisor

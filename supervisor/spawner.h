@@ -19,8 +19,8 @@
 namespace laneway::supervisor {
 
 struct SpawnSpec {
-  std::string program;                 // absolute path of laneway-worker
-  std::vector<std::string> args;       // argv[1..]
+  std::string program;                                         // absolute path of laneway-worker
+  std::vector<std::string> args;                               // argv[1..]
   std::vector<std::pair<std::string, std::string>> extra_env;  // added to the inherited env
 };
 

@@ -46,8 +46,20 @@ void ConfigureRouter(zmq::socket_t& s, uint32_t max_message_bytes) {
 
 }  // namespace
 
+Status CheckRunnersAvailable(const common::Config& config) {
+  for (const auto& [id, agent] : config.agents) {
+    if (agent.runner == common::RunnerKind::kOpenAi) {
+      return Status::InvalidArgument(config.source + ": agents." + id +
+                                     ".runner: the openai runner is not part of this build yet "
+                                     "(available: echo, exec)");
+    }
+  }
+  return Status::Ok();
+}
+
 Supervisor::Supervisor(Options options)
-    : opt_(std::move(options)), impl_(std::make_unique<Impl>()),
+    : opt_(std::move(options)),
+      impl_(std::make_unique<Impl>()),
       spawner_(std::make_unique<ProcessSpawner>()) {}
 
 Supervisor::~Supervisor() = default;
@@ -69,7 +81,8 @@ Status Supervisor::Start(int* exit_code) {
       auto holder = common::LockHolder(p.instance_lock);
       std::string who = holder.ok() && *holder > 0 ? " (pid " + std::to_string(*holder) + ")" : "";
       return Status::Unavailable("another laneway supervisor" + who + " is already running on " +
-                                 p.home + "; stop it with `laneway down` or use another LANEWAY_HOME");
+                                 p.home +
+                                 "; stop it with `laneway down` or use another LANEWAY_HOME");
     }
     return lock.status();
   }
@@ -184,11 +197,20 @@ void Supervisor::HandleSignals() {
   bool child = false;
   while (::read(impl_->sigfd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     switch (info.ssi_signo) {
-      case SIGCHLD: child = true; break;
-      case SIGTERM: BeginShutdown("SIGTERM"); break;
-      case SIGINT: BeginShutdown("SIGINT"); break;
-      case SIGHUP: HandleReload("", -1); break;
-      default: break;
+      case SIGCHLD:
+        child = true;
+        break;
+      case SIGTERM:
+        BeginShutdown("SIGTERM");
+        break;
+      case SIGINT:
+        BeginShutdown("SIGINT");
+        break;
+      case SIGHUP:
+        HandleReload("", -1);
+        break;
+      default:
+        break;
     }
   }
   // SIGCHLD coalesces: reap until nothing is left, whatever the count said.

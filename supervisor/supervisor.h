@@ -44,6 +44,10 @@ inline constexpr int kExitConfig = 3;
 inline constexpr int kExitAlreadyRunning = 4;
 inline constexpr int kExitStartup = 5;
 
+// Checks what the config parser cannot know: that this build has every agent's
+// runner. "<source>: agents.<id>.runner: ..." on failure.
+common::Status CheckRunnersAvailable(const common::Config& config);
+
 struct Waiter {
   std::string peer;    // control routing id
   int64_t request_id;  // echoed in the outcome
@@ -72,10 +76,10 @@ struct Worker {
   common::SteadyTime idle_since{};
   common::SteadyTime turn_started{};
   std::optional<Batch> running;
-  uint64_t run_seq = 0;   // tokens for lazily invalidated timers
+  uint64_t run_seq = 0;  // tokens for lazily invalidated timers
   uint64_t stop_seq = 0;
   uint64_t idle_seq = 0;
-  bool fault = false;     // its death counts toward the restart policy
+  bool fault = false;  // its death counts toward the restart policy
   std::string stop_reason;
 };
 
@@ -133,8 +137,8 @@ class Supervisor {
   struct Options {
     common::Paths paths;
     common::Config config;
-    std::string config_path;   // "" = built-in default (reload re-reads this)
-    std::string worker_binary; // laneway-worker
+    std::string config_path;    // "" = built-in default (reload re-reads this)
+    std::string worker_binary;  // laneway-worker
   };
 
   explicit Supervisor(Options options);
@@ -219,12 +223,12 @@ class Supervisor {
 
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::unordered_map<uint64_t, std::string> session_by_serial_;
-  std::unordered_map<uint64_t, Worker> workers_;        // by worker id
+  std::unordered_map<uint64_t, Worker> workers_;  // by worker id
   std::unordered_map<pid_t, uint64_t> worker_by_pid_;
-  std::unordered_map<uint64_t, Turn> turns_;            // live and recently finished
-  std::deque<uint64_t> done_order_;                     // finished turns, oldest first
+  std::unordered_map<uint64_t, Turn> turns_;  // live and recently finished
+  std::deque<uint64_t> done_order_;           // finished turns, oldest first
   Admission admission_;
-  std::vector<uint64_t> pending_accepts_;               // turn ids awaiting journal commit
+  std::vector<uint64_t> pending_accepts_;  // turn ids awaiting journal commit
   struct PendingAck {
     std::string peer;
     int64_t req;
@@ -242,7 +246,7 @@ class Supervisor {
   uint64_t next_worker_id_ = 1;
   uint64_t next_session_serial_ = 1;
   uint64_t unfinished_turns_ = 0;  // accepted (or recovered), no outcome yet
-  uint64_t waiting_clients_ = 0;  // (client, turn) pairs waiting for an outcome
+  uint64_t waiting_clients_ = 0;   // (client, turn) pairs waiting for an outcome
   common::SteadyTime started_at_{};
   int64_t started_unix_ms_ = 0;
   bool journal_failing_ = false;

@@ -14,13 +14,13 @@
 namespace laneway::supervisor {
 
 enum class TimerKind : uint8_t {
-  kRunDeadline,  // target = worker id, token = run sequence
-  kSilence,      // target = worker id
-  kGrace,        // target = worker id, token = stop sequence
-  kIdle,         // target = worker id, token = idle sequence
-  kBackoff,      // target = session serial
-  kDrain,        // shutdown's drain_timeout
-  kHousekeeping, // periodic: session index, journal compaction, reclaiming slots
+  kRunDeadline,   // target = worker id, token = run sequence
+  kSilence,       // target = worker id
+  kGrace,         // target = worker id, token = stop sequence
+  kIdle,          // target = worker id, token = idle sequence
+  kBackoff,       // target = session serial
+  kDrain,         // shutdown's drain_timeout
+  kHousekeeping,  // periodic: session index, journal compaction, reclaiming slots
 };
 
 struct Timer {

@@ -22,7 +22,7 @@ using common::Value;
 
 namespace {
 
-constexpr size_t kKeepDoneTurns = 10000;             // in memory, for `laneway wait`
+constexpr size_t kKeepDoneTurns = 10000;              // in memory, for `laneway wait`
 constexpr uint64_t kCompactAboveBytes = 64ull << 20;  // journal size that triggers compaction
 
 }  // namespace
@@ -104,8 +104,9 @@ void Supervisor::CommitAccepts() {
     const bool merge = busy && agent && agent->queue_mode == common::QueueMode::kCollect;
     s.queue.Push(id, merge, /*force=*/true);  // capacity was checked at submit
     if (busy && agent && agent->queue_mode == common::QueueMode::kInterrupt) {
-      ApplyEvent(*w, WorkerEvent::kCancel,
-                 "cancelled: interrupted by turn " + std::to_string(id) + " (queue_mode = interrupt)");
+      ApplyEvent(
+          *w, WorkerEvent::kCancel,
+          "cancelled: interrupted by turn " + std::to_string(id) + " (queue_mode = interrupt)");
     }
     touched.push_back(&s);
   }
@@ -144,13 +145,26 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
   t.status = status;
   t.text = text;
   switch (status) {
-    case TurnStatus::kReplied: ++counters_.turns_replied; break;
-    case TurnStatus::kFailed: ++counters_.turns_failed; break;
-    case TurnStatus::kTimedOut: ++counters_.turns_timed_out; break;
-    case TurnStatus::kCancelled: ++counters_.turns_cancelled; break;
-    case TurnStatus::kRejected: ++counters_.turns_rejected; break;
-    case TurnStatus::kInterrupted: ++counters_.turns_interrupted; break;
-    case TurnStatus::kPending: break;
+    case TurnStatus::kReplied:
+      ++counters_.turns_replied;
+      break;
+    case TurnStatus::kFailed:
+      ++counters_.turns_failed;
+      break;
+    case TurnStatus::kTimedOut:
+      ++counters_.turns_timed_out;
+      break;
+    case TurnStatus::kCancelled:
+      ++counters_.turns_cancelled;
+      break;
+    case TurnStatus::kRejected:
+      ++counters_.turns_rejected;
+      break;
+    case TurnStatus::kInterrupted:
+      ++counters_.turns_interrupted;
+      break;
+    case TurnStatus::kPending:
+      break;
   }
   if (journal_) {
     JournalRecord r;
@@ -162,8 +176,10 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
   }
   if (status != TurnStatus::kReplied) {
     LogLine(LogLevel::kInfo, "turn_ended")
-        .Kv("session", t.session).Kv("turn", turn_id)
-        .Kv("status", common::TurnStatusName(status)).Kv("error", text);
+        .Kv("session", t.session)
+        .Kv("turn", turn_id)
+        .Kv("status", common::TurnStatusName(status))
+        .Kv("error", text);
   }
   for (const Waiter& w : t.waiters) SendOutcome(w, t);
   waiting_clients_ -= t.waiters.size();
@@ -239,13 +255,14 @@ void Supervisor::Recover() {
     const common::AgentConfig* agent = opt_.config.FindAgent(rt.agent);
     ++ended;
     if (agent == nullptr) {
-      EndTurn(rt.turn_id, TurnStatus::kRejected,
-              "agent '" + rt.agent + "' is no longer configured (found in the journal at start-up)");
+      EndTurn(
+          rt.turn_id, TurnStatus::kRejected,
+          "agent '" + rt.agent + "' is no longer configured (found in the journal at start-up)");
     } else if (rt.was_running && rt.attempts >= agent->max_attempts) {
       EndTurn(rt.turn_id, TurnStatus::kFailed,
-              "poison: turn " + std::to_string(rt.turn_id) + " was running when its supervisor died " +
-                  std::to_string(rt.attempts) + " times (max_attempts = " +
-                  std::to_string(agent->max_attempts) + ")");
+              "poison: turn " + std::to_string(rt.turn_id) +
+                  " was running when its supervisor died " + std::to_string(rt.attempts) +
+                  " times (max_attempts = " + std::to_string(agent->max_attempts) + ")");
     } else if (rt.was_running && !agent->retry_on_restart) {
       EndTurn(rt.turn_id, TurnStatus::kInterrupted,
               "interrupted: turn " + std::to_string(rt.turn_id) +
@@ -268,7 +285,8 @@ void Supervisor::Recover() {
   if (!state.turns.empty()) {
     LogLine(LogLevel::kInfo, "journal_recovered_turns")
         .Kv("turns", static_cast<uint64_t>(state.turns.size()))
-        .Kv("requeued", requeued).Kv("ended", ended)
+        .Kv("requeued", requeued)
+        .Kv("ended", ended)
         .Kv("journal_bytes", journal_->size_bytes());
   }
   for (Session* s : touched) Schedule(*s);
@@ -299,7 +317,8 @@ void Supervisor::MaybeCompactJournal() {
   const uint64_t before = journal_->size_bytes();
   Status st = journal_->Compact(CompactionSet(state, kKeepDoneTurns));
   LogLine(st.ok() ? LogLevel::kInfo : LogLevel::kError, "journal_compacted")
-      .Kv("before_bytes", before).Kv("after_bytes", journal_->size_bytes())
+      .Kv("before_bytes", before)
+      .Kv("after_bytes", journal_->size_bytes())
       .Kv("error", st.ok() ? "" : st.message());
 }
 
@@ -323,7 +342,8 @@ void Supervisor::WriteSessionIndex() {
   if (fd >= 0) ::close(fd);
   // rename is atomic: readers see the old index or the new one, never half of one.
   if (!ok || ::rename(tmp.c_str(), opt_.paths.session_index.c_str()) != 0) {
-    LogLine(LogLevel::kWarn, "session_index_write_failed").Kv("error", std::strerror(ok ? errno : err));
+    LogLine(LogLevel::kWarn, "session_index_write_failed")
+        .Kv("error", std::strerror(ok ? errno : err));
     ::unlink(tmp.c_str());
     index_dirty_ = true;
   }

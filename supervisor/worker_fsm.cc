@@ -23,21 +23,29 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
   switch (state) {
     case S::kStarting:
       switch (event) {
-        case E::kHello: return {S::kIdle, kDispatchNext | kTouch};
-        case E::kDispatch: return Stay(S::kStarting);  // sent on hello
+        case E::kHello:
+          return {S::kIdle, kDispatchNext | kTouch};
+        case E::kDispatch:
+          return Stay(S::kStarting);  // sent on hello
         case E::kDone:
         case E::kProtocolError:
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
-        case E::kHeartbeat: return {S::kStarting, kTouch};
-        case E::kRunTimeout: return Stay(S::kStarting);
+        case E::kHeartbeat:
+          return {S::kStarting, kTouch};
+        case E::kRunTimeout:
+          return Stay(S::kStarting);
         case E::kSilent:
           return {S::kStopping, kTermGroup | kCountFault, TurnStatus::kPending, "unresponsive"};
-        case E::kGraceExpired: return Stay(S::kStarting);
-        case E::kIdleTimeout: return {S::kStopping, kTermGroup, TurnStatus::kPending, "idle"};
+        case E::kGraceExpired:
+          return Stay(S::kStarting);
+        case E::kIdleTimeout:
+          return {S::kStopping, kTermGroup, TurnStatus::kPending, "idle"};
         case E::kOperatorKill:
           return {S::kStopping, kTermGroup, TurnStatus::kPending, "operator"};
-        case E::kCancel: return Stay(S::kStarting);
-        case E::kDrainKill: return {S::kStopping, kTermGroup, TurnStatus::kPending, "shutdown"};
+        case E::kCancel:
+          return Stay(S::kStarting);
+        case E::kDrainKill:
+          return {S::kStopping, kTermGroup, TurnStatus::kPending, "shutdown"};
         case E::kExited:
           return {S::kGone, kKillGroup | kCountFault | kRelease, TurnStatus::kPending,
                   "exited before hello"};
@@ -47,20 +55,27 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
       switch (event) {
         case E::kHello:
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
-        case E::kDispatch: return {S::kBusy, kSendRun | kTouch};
+        case E::kDispatch:
+          return {S::kBusy, kSendRun | kTouch};
         case E::kDone:
         case E::kProtocolError:
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
-        case E::kHeartbeat: return {S::kIdle, kTouch};
-        case E::kRunTimeout: return Stay(S::kIdle);  // stale timer of an ended turn
+        case E::kHeartbeat:
+          return {S::kIdle, kTouch};
+        case E::kRunTimeout:
+          return Stay(S::kIdle);  // stale timer of an ended turn
         case E::kSilent:
           return {S::kStopping, kTermGroup | kCountFault, TurnStatus::kPending, "unresponsive"};
-        case E::kGraceExpired: return Stay(S::kIdle);
-        case E::kIdleTimeout: return {S::kStopping, kSendStop, TurnStatus::kPending, "idle"};
+        case E::kGraceExpired:
+          return Stay(S::kIdle);
+        case E::kIdleTimeout:
+          return {S::kStopping, kSendStop, TurnStatus::kPending, "idle"};
         case E::kOperatorKill:
           return {S::kStopping, kTermGroup, TurnStatus::kPending, "operator"};
-        case E::kCancel: return Stay(S::kIdle);  // nothing running; caller reports it
-        case E::kDrainKill: return {S::kStopping, kSendStop, TurnStatus::kPending, "shutdown"};
+        case E::kCancel:
+          return Stay(S::kIdle);  // nothing running; caller reports it
+        case E::kDrainKill:
+          return {S::kStopping, kSendStop, TurnStatus::kPending, "shutdown"};
         case E::kExited:
           return {S::kGone, kKillGroup | kCountFault | kRelease, TurnStatus::kPending,
                   "exited while idle"};
@@ -72,17 +87,22 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
         case E::kProtocolError:
           return {S::kStopping, kKillGroup | kEndTurn | kCountFault, TurnStatus::kFailed,
                   "protocol_error"};
-        case E::kDispatch: return Stay(S::kBusy);  // stays queued
-        case E::kDone: return {S::kIdle, kEndTurn | kDispatchNext | kTouch};
-        case E::kHeartbeat: return {S::kBusy, kTouch};
+        case E::kDispatch:
+          return Stay(S::kBusy);  // stays queued
+        case E::kDone:
+          return {S::kIdle, kEndTurn | kDispatchNext | kTouch};
+        case E::kHeartbeat:
+          return {S::kBusy, kTouch};
         case E::kRunTimeout:
           return {S::kStopping, kTermGroup | kEndTurn | kCountFault, TurnStatus::kTimedOut,
                   "run_timeout"};
         case E::kSilent:
           return {S::kStopping, kTermGroup | kEndTurn | kCountFault, TurnStatus::kFailed,
                   "unresponsive"};
-        case E::kGraceExpired: return Stay(S::kBusy);
-        case E::kIdleTimeout: return Stay(S::kBusy);  // busy workers are never idle-stopped
+        case E::kGraceExpired:
+          return Stay(S::kBusy);
+        case E::kIdleTimeout:
+          return Stay(S::kBusy);  // busy workers are never idle-stopped
         case E::kOperatorKill:
           return {S::kStopping, kTermGroup | kEndTurn, TurnStatus::kCancelled, "operator"};
         case E::kCancel:
@@ -99,17 +119,20 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
         case E::kHello:
         case E::kDone:
         case E::kHeartbeat:
-        case E::kProtocolError: return {S::kStopping, kDropStale};
+        case E::kProtocolError:
+          return {S::kStopping, kDropStale};
         case E::kDispatch:
         case E::kRunTimeout:
         case E::kSilent:
         case E::kIdleTimeout:
         case E::kOperatorKill:
         case E::kCancel:
-        case E::kDrainKill: return Stay(S::kStopping);
+        case E::kDrainKill:
+          return Stay(S::kStopping);
         case E::kGraceExpired:
           return {S::kStopping, kKillGroup, TurnStatus::kPending, "kill_grace"};
-        case E::kExited: return {S::kGone, kKillGroup | kRelease};
+        case E::kExited:
+          return {S::kGone, kKillGroup | kRelease};
       }
       break;
     case S::kGone:
@@ -120,30 +143,48 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
 
 const char* WorkerStateName(WorkerState s) {
   switch (s) {
-    case S::kStarting: return "starting";
-    case S::kIdle: return "idle";
-    case S::kBusy: return "busy";
-    case S::kStopping: return "stopping";
-    case S::kGone: return "gone";
+    case S::kStarting:
+      return "starting";
+    case S::kIdle:
+      return "idle";
+    case S::kBusy:
+      return "busy";
+    case S::kStopping:
+      return "stopping";
+    case S::kGone:
+      return "gone";
   }
   return "unknown";
 }
 
 const char* WorkerEventName(WorkerEvent e) {
   switch (e) {
-    case E::kHello: return "hello";
-    case E::kDispatch: return "dispatch";
-    case E::kDone: return "done";
-    case E::kHeartbeat: return "heartbeat";
-    case E::kProtocolError: return "protocol_error";
-    case E::kRunTimeout: return "run_timeout";
-    case E::kSilent: return "silent";
-    case E::kGraceExpired: return "grace_expired";
-    case E::kIdleTimeout: return "idle_timeout";
-    case E::kOperatorKill: return "operator_kill";
-    case E::kCancel: return "cancel";
-    case E::kDrainKill: return "drain_kill";
-    case E::kExited: return "exited";
+    case E::kHello:
+      return "hello";
+    case E::kDispatch:
+      return "dispatch";
+    case E::kDone:
+      return "done";
+    case E::kHeartbeat:
+      return "heartbeat";
+    case E::kProtocolError:
+      return "protocol_error";
+    case E::kRunTimeout:
+      return "run_timeout";
+    case E::kSilent:
+      return "silent";
+    case E::kGraceExpired:
+      return "grace_expired";
+    case E::kIdleTimeout:
+      return "idle_timeout";
+    case E::kOperatorKill:
+      return "operator_kill";
+    case E::kCancel:
+      return "cancel";
+    case E::kDrainKill:
+      return "drain_kill";
+    case E::kExited:
+      return "exited";
   }
   return "unknown";
 }

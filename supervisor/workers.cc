@@ -34,7 +34,8 @@ std::string DescribeExit(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = sigabbrev_np(sig);
-    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
   }
   return "status " + std::to_string(status);
 }
@@ -105,13 +106,17 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
   if (t.actions & kDropStale) {
     ++counters_.stale_worker_messages;
     LogLine(LogLevel::kDebug, "stale_worker_message")
-        .Kv("session", w.session).Kv("worker", w.id).Kv("event", WorkerEventName(e));
+        .Kv("session", w.session)
+        .Kv("worker", w.id)
+        .Kv("event", WorkerEventName(e));
   }
   if (t.actions & kCountFault) w.fault = true;
   if (std::strcmp(t.reason, "protocol_error") == 0) {
     ++counters_.worker_protocol_errors;
     LogLine(LogLevel::kWarn, "worker_protocol_error")
-        .Kv("session", w.session).Kv("pid", static_cast<int64_t>(w.pid)).Kv("detail", detail);
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("detail", detail);
   }
 
   if ((t.actions & kEndTurn) && w.running) {
@@ -135,8 +140,8 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
              std::to_string(opt_.config.supervisor.heartbeat_timeout.count()) +
              "ms (heartbeat_timeout) and was killed";
     } else if (e == WorkerEvent::kExited) {
-      text = "worker of session " + w.session + " died during turn " + std::to_string(lead) +
-             " (" + detail + ")";
+      text = "worker of session " + w.session + " died during turn " + std::to_string(lead) + " (" +
+             detail + ")";
     } else if (e == WorkerEvent::kOperatorKill) {
       text = "cancelled: the worker of session " + w.session + " was killed by an operator";
     } else if (e == WorkerEvent::kCancel) {
@@ -158,8 +163,10 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
   if (t.actions & kTermGroup) {
     ++counters_.worker_kills;
     LogLine(LogLevel::kInfo, "worker_killed")
-        .Kv("session", w.session).Kv("pid", static_cast<int64_t>(w.pid))
-        .Kv("reason", t.reason).Kv("signal", "SIGTERM")
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("reason", t.reason)
+        .Kv("signal", "SIGTERM")
         .Kv("kill_grace_ms", static_cast<int64_t>(kill_grace.count()));
     SignalGroup(w, SIGTERM);
   }
@@ -168,8 +175,10 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
     if (prev != WorkerState::kStopping && e != WorkerEvent::kExited) {
       ++counters_.worker_kills;
       LogLine(LogLevel::kInfo, "worker_killed")
-          .Kv("session", w.session).Kv("pid", static_cast<int64_t>(w.pid))
-          .Kv("reason", t.reason).Kv("signal", "SIGKILL");
+          .Kv("session", w.session)
+          .Kv("pid", static_cast<int64_t>(w.pid))
+          .Kv("reason", t.reason)
+          .Kv("signal", "SIGKILL");
     }
     SignalGroup(w, SIGKILL);
   }
@@ -217,7 +226,9 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
     timers_.Arm({now + opt_.config.supervisor.idle_timeout, TimerKind::kIdle, w.id, w.idle_seq});
   }
   if (prev == WorkerState::kStarting && w.state == WorkerState::kIdle) {
-    LogLine(LogLevel::kDebug, "worker_ready").Kv("session", w.session).Kv("pid", static_cast<int64_t>(w.pid));
+    LogLine(LogLevel::kDebug, "worker_ready")
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid));
   }
   if (t.actions & kDispatchNext) DispatchNext(w);
 
@@ -227,8 +238,11 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
     const std::string key = w.session;
     const std::string reason = w.stop_reason.empty() ? t.reason : w.stop_reason;
     LogLine(fault ? LogLevel::kWarn : LogLevel::kInfo, "worker_exited")
-        .Kv("session", key).Kv("pid", static_cast<int64_t>(w.pid))
-        .Kv("status", detail).Kv("reason", reason).Kv("fault", fault ? "yes" : "no");
+        .Kv("session", key)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("status", detail)
+        .Kv("reason", reason)
+        .Kv("fault", fault ? "yes" : "no");
     workers_.erase(id);  // `w` dangles from here on
     if (s) {
       s->worker_id = 0;
@@ -329,15 +343,24 @@ bool Supervisor::SpawnWorker(Session& s) {
   const uint64_t id = next_worker_id_++;
   SpawnSpec spec;
   spec.program = opt_.worker_binary;
-  spec.args = {"--endpoint", opt_.paths.worker_endpoint(),
-               "--worker-id", std::to_string(id),
-               "--session", s.key,
-               "--agent", s.agent,
-               "--runner", common::RunnerKindName(agent->runner),
-               "--heartbeat-ms", std::to_string(opt_.config.supervisor.heartbeat_interval.count()),
-               "--lock-wait-ms", std::to_string(opt_.config.supervisor.heartbeat_timeout.count() / 2),
-               "--supervisor-pid", std::to_string(::getpid()),
-               "--max-message-bytes", std::to_string(opt_.config.supervisor.max_message_bytes)};
+  spec.args = {"--endpoint",
+               opt_.paths.worker_endpoint(),
+               "--worker-id",
+               std::to_string(id),
+               "--session",
+               s.key,
+               "--agent",
+               s.agent,
+               "--runner",
+               common::RunnerKindName(agent->runner),
+               "--heartbeat-ms",
+               std::to_string(opt_.config.supervisor.heartbeat_interval.count()),
+               "--lock-wait-ms",
+               std::to_string(opt_.config.supervisor.heartbeat_timeout.count() / 2),
+               "--supervisor-pid",
+               std::to_string(::getpid()),
+               "--max-message-bytes",
+               std::to_string(opt_.config.supervisor.max_message_bytes)};
   if (!agent->command.empty()) {
     spec.args.push_back("--");
     spec.args.insert(spec.args.end(), agent->command.begin(), agent->command.end());
@@ -348,7 +371,8 @@ bool Supervisor::SpawnWorker(Session& s) {
   if (!pid.ok()) {
     ++counters_.worker_spawn_failures;
     LogLine(LogLevel::kError, "worker_spawn_failed")
-        .Kv("session", s.key).Kv("error", pid.status().message());
+        .Kv("session", s.key)
+        .Kv("error", pid.status().message());
     auto d = s.policy.OnFault(now);
     if (d.parked) {
       ParkSession(s, "its worker could not be started: " + pid.status().message());
@@ -370,7 +394,9 @@ bool Supervisor::SpawnWorker(Session& s) {
   ++counters_.worker_spawns;
   timers_.Arm({now + opt_.config.supervisor.heartbeat_timeout, TimerKind::kSilence, id});
   LogLine(LogLevel::kDebug, "worker_started")
-      .Kv("session", s.key).Kv("pid", static_cast<int64_t>(*pid)).Kv("worker", id);
+      .Kv("session", s.key)
+      .Kv("pid", static_cast<int64_t>(*pid))
+      .Kv("worker", id);
   return true;
 }
 
@@ -383,7 +409,9 @@ void Supervisor::SignalGroup(const Worker& w, int sig) {
   // The worker leads its own process group (setsid at spawn); -pid reaches every
   // descendant that did not leave the group, including after the leader is gone.
   if (::kill(-w.pid, sig) != 0 && errno != ESRCH) {
-    LogLine(LogLevel::kWarn, "kill_failed").Kv("pid", static_cast<int64_t>(w.pid)).Kv("error", std::strerror(errno));
+    LogLine(LogLevel::kWarn, "kill_failed")
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("error", std::strerror(errno));
   }
 }
 

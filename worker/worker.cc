@@ -178,7 +178,8 @@ int WorkerLoop::Run() {
     if (l.status().code() != common::Status::Code::kUnavailable ||
         std::chrono::steady_clock::now() >= lock_deadline) {
       LogLine(LogLevel::kError, "session_lock_failed")
-          .Kv("session", o_.session).Kv("error", l.status().message());
+          .Kv("session", o_.session)
+          .Kv("error", l.status().message());
       return l.status().code() == common::Status::Code::kUnavailable ? kWorkerExitLockHeld
                                                                      : kWorkerExitSetup;
     }
@@ -193,7 +194,8 @@ int WorkerLoop::Run() {
   transcript_ = std::move(t).value();
   if (info.repaired_bytes > 0) {
     LogLine(LogLevel::kWarn, "transcript_repaired")
-        .Kv("session", o_.session).Kv("cut_bytes", info.repaired_bytes);
+        .Kv("session", o_.session)
+        .Kv("cut_bytes", info.repaired_bytes);
   }
   RunnerOptions ro;
   ro.kind = o_.runner;
@@ -293,24 +295,38 @@ bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* err
       out->agent = v;
     } else if (a == "--runner") {
       std::string r = v;
-      if (r == "echo") out->runner = common::RunnerKind::kEcho;
-      else if (r == "exec") out->runner = common::RunnerKind::kExec;
-      else if (r == "openai") out->runner = common::RunnerKind::kOpenAi;
-      else { *error = "unknown runner " + r; return false; }
+      if (r == "echo")
+        out->runner = common::RunnerKind::kEcho;
+      else if (r == "exec")
+        out->runner = common::RunnerKind::kExec;
+      else if (r == "openai")
+        out->runner = common::RunnerKind::kOpenAi;
+      else {
+        *error = "unknown runner " + r;
+        return false;
+      }
     } else if (ParseU64(v, &n)) {
-      if (a == "--worker-id") out->worker_id = n;
-      else if (a == "--heartbeat-ms") out->heartbeat = std::chrono::milliseconds(n);
-      else if (a == "--lock-wait-ms") out->lock_wait = std::chrono::milliseconds(n);
-      else if (a == "--supervisor-pid") out->supervisor_pid = static_cast<pid_t>(n);
-      else if (a == "--max-message-bytes") out->max_message_bytes = n;
-      else { *error = "unknown option " + a; return false; }
+      if (a == "--worker-id")
+        out->worker_id = n;
+      else if (a == "--heartbeat-ms")
+        out->heartbeat = std::chrono::milliseconds(n);
+      else if (a == "--lock-wait-ms")
+        out->lock_wait = std::chrono::milliseconds(n);
+      else if (a == "--supervisor-pid")
+        out->supervisor_pid = static_cast<pid_t>(n);
+      else if (a == "--max-message-bytes")
+        out->max_message_bytes = n;
+      else {
+        *error = "unknown option " + a;
+        return false;
+      }
     } else {
       *error = "bad value for " + a + ": " + v;
       return false;
     }
   }
-  if (out->endpoint.empty() || out->session.empty() || out->agent.empty() ||
-      out->worker_id == 0 || out->supervisor_pid == 0 || out->heartbeat.count() <= 0) {
+  if (out->endpoint.empty() || out->session.empty() || out->agent.empty() || out->worker_id == 0 ||
+      out->supervisor_pid == 0 || out->heartbeat.count() <= 0) {
     *error = "--endpoint, --worker-id, --session, --agent and --supervisor-pid are required";
     return false;
   }

@@ -54,7 +54,8 @@ Value Message(const std::string& type, Value::Map fields) {
 TEST(BadInputTest, MalformedControlMessagesGetErrorRepliesAndTheSupervisorKeepsServing) {
   TempHome home;
   SupervisorProcess sup(home);
-  ASSERT_TRUE(sup.Start("[supervisor]\nmax_message_bytes = 4096\n[agents.main]\nrunner = \"echo\"\n"))
+  ASSERT_TRUE(
+      sup.Start("[supervisor]\nmax_message_bytes = 4096\n[agents.main]\nrunner = \"echo\"\n"))
       << sup.Log();
   RawPeer peer(home);
   struct Case {
@@ -78,7 +79,9 @@ TEST(BadInputTest, MalformedControlMessagesGetErrorRepliesAndTheSupervisorKeepsS
       {"wrong version", common::EncodeMessage(wrong_version), "bad_request",
        "unsupported protocol version 2"},
       {"no type", common::EncodeMessage(no_type), "bad_request", "no 'type'"},
-      {"oversized", common::EncodeMessage(Message("submit", {{"agent", "main"}, {"message", std::string(10000, 'x')}})),
+      {"oversized",
+       common::EncodeMessage(
+           Message("submit", {{"agent", "main"}, {"message", std::string(10000, 'x')}})),
        "too_large", "exceeds the limit of 4096"},
       {"unknown type", common::EncodeMessage(common::NewMessage("launch_missiles")), "unknown_type",
        "unknown request type 'launch_missiles'"},
@@ -91,14 +94,16 @@ TEST(BadInputTest, MalformedControlMessagesGetErrorRepliesAndTheSupervisorKeepsS
     ASSERT_TRUE(reply.is_map()) << c.what << ": no reply";
     EXPECT_EQ(StrField(reply, "type"), "error") << c.what;
     EXPECT_EQ(StrField(reply, "code"), c.code) << c.what;
-    EXPECT_TRUE(Contains(StrField(reply, "error"), c.error)) << c.what << ": " << StrField(reply, "error");
+    EXPECT_TRUE(Contains(StrField(reply, "error"), c.error))
+        << c.what << ": " << StrField(reply, "error");
   }
   peer.SendFrames({"two", "frames"});
   Value multi = peer.Next();
   EXPECT_EQ(StrField(multi, "code"), "bad_request");
 
   // A submit with wrong field types is rejected as a turn, with the reason.
-  peer.SendBytes(common::EncodeMessage(Message("submit", {{"id", 9}, {"agent", 1}, {"message", "x"}})));
+  peer.SendBytes(
+      common::EncodeMessage(Message("submit", {{"id", 9}, {"agent", 1}, {"message", "x"}})));
   Value rejected = peer.Next();
   EXPECT_EQ(StrField(rejected, "status"), "rejected");
   EXPECT_TRUE(Contains(StrField(rejected, "error"), "field 'agent' must be a string"))
@@ -118,7 +123,8 @@ TEST(BadInputTest, UnknownAgentEmptyMessageAndForeignSessionKeyAreRejectedAtOnce
   ASSERT_TRUE(sup.Start()) << sup.Log();
   CliResult unknown = RunCli(home, {"agent", "--agent", "ghost", "--message", "hi"});
   EXPECT_EQ(unknown.code, 1);
-  EXPECT_TRUE(Contains(unknown.err, "rejected: unknown agent 'ghost' (configured: main)")) << unknown.err;
+  EXPECT_TRUE(Contains(unknown.err, "rejected: unknown agent 'ghost' (configured: main)"))
+      << unknown.err;
   CliResult empty = RunCli(home, {"agent", "--agent", "main", "--message", ""});
   EXPECT_EQ(empty.code, 1);
   EXPECT_TRUE(Contains(empty.err, "message is empty")) << empty.err;
@@ -137,9 +143,11 @@ TEST(BadInputTest, FullQueueRejectsTheNextTurnWithoutDisturbingQueuedOnes) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "", "max_queue = 1"))) << sup.Log();
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-1"});
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
   auto queued = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-2"});
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
   CliResult full = RunCli(home, {"agent", "--agent", "main", "--message", "gate-3"});
   EXPECT_EQ(full.code, 1);
   EXPECT_TRUE(Contains(full.err, "queue full")) << full.err;
@@ -155,15 +163,25 @@ TEST(BadInputTest, FullQueueRejectsTheNextTurnWithoutDisturbingQueuedOnes) {
 
 TEST(BadInputTest, BadConfigRefusesToStartNamingFileLineAndKey) {
   TempHome home;
-  home.Write("laneway.toml", "[supervisor]\nmax_workers = 4\n\n[agents.main]\nrunner = \"echo\"\nrun_timeout = \"ten\"\n");
+  home.Write(
+      "laneway.toml",
+      "[supervisor]\nmax_workers = 4\n\n[agents.main]\nrunner = \"echo\"\nrun_timeout = \"ten\"\n");
   SupervisorProcess sup(home);
   EXPECT_EQ(sup.RunToExit(), 3);
-  EXPECT_TRUE(Contains(sup.Log(), home.path() + "/laneway.toml:6: agents.main.run_timeout: bad duration"))
+  EXPECT_TRUE(
+      Contains(sup.Log(), home.path() + "/laneway.toml:6: agents.main.run_timeout: bad duration"))
       << sup.Log();
   home.Write("laneway.toml", "[supervisor]\nmax_wrkers = 4\n");
   SupervisorProcess sup2(home);
   EXPECT_EQ(sup2.RunToExit(), 3);
-  EXPECT_TRUE(Contains(sup2.Log(), "laneway.toml:2: supervisor.max_wrkers: unknown key")) << sup2.Log();
+  EXPECT_TRUE(Contains(sup2.Log(), "laneway.toml:2: supervisor.max_wrkers: unknown key"))
+      << sup2.Log();
+  home.Write("laneway.toml", "[agents.main]\nrunner = \"openai\"\n");
+  SupervisorProcess openai(home);
+  EXPECT_EQ(openai.RunToExit(), 3);
+  EXPECT_TRUE(
+      Contains(openai.Log(), "agents.main.runner: the openai runner is not part of this build"))
+      << openai.Log();
   SupervisorProcess missing(home);
   EXPECT_EQ(missing.RunToExit({"--config", home.path() + "/nope.toml"}), 3);
   EXPECT_TRUE(Contains(missing.Log(), "nope.toml")) << missing.Log();
@@ -175,14 +193,16 @@ TEST(BadInputTest, CliUsageErrorsExitTwoAndEveryCommandHasHelp) {
                           "restart", "cancel", "reload"}) {
     CliResult help = RunCli(home, {cmd, "--help"});
     EXPECT_EQ(help.code, 0) << cmd;
-    EXPECT_TRUE(Contains(help.out, std::string("usage: laneway ") + cmd)) << cmd << ": " << help.out;
+    EXPECT_TRUE(Contains(help.out, std::string("usage: laneway ") + cmd))
+        << cmd << ": " << help.out;
   }
   EXPECT_EQ(RunCli(home, {}).code, 2);
   EXPECT_EQ(RunCli(home, {"--help"}).code, 0);
   EXPECT_EQ(RunCli(home, {"launch"}).code, 2);
   EXPECT_EQ(RunCli(home, {"agent", "--message", "x"}).code, 2);
   EXPECT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "x", "--bogus"}).code, 2);
-  EXPECT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "x", "--timeout", "soon"}).code, 2);
+  EXPECT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "x", "--timeout", "soon"}).code,
+            2);
   EXPECT_EQ(RunCli(home, {"wait", "abc"}).code, 2);
   EXPECT_EQ(RunCli(home, {"kill"}).code, 2);
   EXPECT_EQ(RunCli(home, {"status", "extra"}).code, 2);

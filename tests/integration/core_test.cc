@@ -47,8 +47,10 @@ TEST(CoreTest, SecondMessageToBusySessionWaitsItsTurnAndBothAreAnsweredInOrder) 
   std::vector<std::string> lines;
   for (std::string l; std::getline(t, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_NE(lines[0].find("\"role\":\"user\",\"text\":\"gate-first\""), std::string::npos) << lines[0];
-  EXPECT_NE(lines[1].find("\"role\":\"assistant\",\"text\":\"reply:gate-first\""), std::string::npos);
+  EXPECT_NE(lines[0].find("\"role\":\"user\",\"text\":\"gate-first\""), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("\"role\":\"assistant\",\"text\":\"reply:gate-first\""),
+            std::string::npos);
   EXPECT_NE(lines[2].find("\"text\":\"second\""), std::string::npos) << lines[2];
   EXPECT_NE(lines[3].find("\"text\":\"reply:second\""), std::string::npos) << lines[3];
   EXPECT_NE(sup.Log().find("event=supervisor_started"), std::string::npos);
@@ -70,17 +72,18 @@ TEST(CoreTest, StatusAndWorkersAnswerWhileASessionIsBusy) {
   EXPECT_NE(workers.out.find("busy"), std::string::npos) << workers.out;
   CliResult json = RunCli(home, {"workers", "--json"});
   EXPECT_EQ(json.code, 0);
-  for (const char* key : {"\"session\":", "\"pid\":", "\"state\":\"busy\"", "\"turn_age_ms\":",
-                          "\"queue_depth\":", "\"restarts\":"}) {
+  for (const char* key : {"\"session\":", "\"pid\":", "\"state\":\"busy\"",
+                          "\"turn_age_ms\":", "\"queue_depth\":", "\"restarts\":"}) {
     EXPECT_NE(json.out.find(key), std::string::npos) << key << " in " << json.out;
   }
   CliResult sjson = RunCli(home, {"status", "--json"});
-  for (const char* key : {"\"pid\":", "\"uptime_ms\":", "\"workers\":1", "\"busy\":1", "\"queued\":0",
-                          "\"sessions\":1"}) {
+  for (const char* key : {"\"pid\":", "\"uptime_ms\":", "\"workers\":1", "\"busy\":1",
+                          "\"queued\":0", "\"sessions\":1"}) {
     EXPECT_NE(sjson.out.find(key), std::string::npos) << key << " in " << sjson.out;
   }
   CliResult sessions = RunCli(home, {"sessions", "--json"});
-  EXPECT_NE(sessions.out.find("\"session\":\"agent:main:main\""), std::string::npos) << sessions.out;
+  EXPECT_NE(sessions.out.find("\"session\":\"agent:main:main\""), std::string::npos)
+      << sessions.out;
   home.OpenGate();
   EXPECT_EQ(busy.get().code, 0);
   ExpectEveryTurnSettled(home);
@@ -95,10 +98,13 @@ TEST(CoreTest, FiftySessionsAtOnceEachGetTheirOwnWorker) {
     calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
   }
   Value s;
-  ASSERT_TRUE(WaitFor([&] {
-    s = Status(home);
-    return IntField(s, "busy") == 50;
-  }, std::chrono::seconds(60))) << common::ToJson(s);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        s = Status(home);
+        return IntField(s, "busy") == 50;
+      },
+      std::chrono::seconds(60)))
+      << common::ToJson(s);
   std::set<int64_t> pids;
   std::set<std::string> sessions;
   const Value rows = Workers(home);
@@ -127,10 +133,13 @@ TEST(CoreTest, SessionsBeyondMaxWorkersWaitFairlyAndAreAllAnswered) {
     calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
   }
   Value s;
-  ASSERT_TRUE(WaitFor([&] {
-    s = Status(home);
-    return IntField(s, "busy") == 10 && IntField(s, "waiting_for_worker") == 40;
-  }, std::chrono::seconds(60))) << common::ToJson(s);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        s = Status(home);
+        return IntField(s, "busy") == 10 && IntField(s, "waiting_for_worker") == 40;
+      },
+      std::chrono::seconds(60)))
+      << common::ToJson(s);
   EXPECT_EQ(IntField(s, "workers"), 10);
   home.OpenGate();
   // While the backlog drains, the limit holds.
@@ -181,8 +190,9 @@ TEST(CoreTest, BuiltInDefaultRunsEchoAgentMain) {
   ASSERT_TRUE(sup.Start()) << sup.Log();
   CliResult r = RunCli(home, {"agent", "--agent", "main", "--message", "hello", "--json"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("\"session\":\"agent:main:main\",\"status\":\"replied\",\"reply\":\"hello\""),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("\"session\":\"agent:main:main\",\"status\":\"replied\",\"reply\":\"hello\""),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\"turn_id\":1"), std::string::npos) << r.out;
   // stdin as the message

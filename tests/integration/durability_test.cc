@@ -1,16 +1,15 @@
 // Durability with real binaries: an acknowledged turn is never lost — not when
 // the supervisor is SIGKILLed, not across a graceful stop, not when the journal
 // is damaged, not when its disk is full.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
-
 #include <fstream>
 #include <regex>
 
@@ -45,9 +44,15 @@ int64_t SendPending(const TempHome& home, const std::string& agent, const std::s
 std::string TwoAgentConfig(const TempHome& home, const std::string& supervisor_extra = "") {
   std::string script = home.AgentScript();
   return "[supervisor]\nheartbeat_interval = \"200ms\"\nheartbeat_timeout = \"4s\"\n"
-         "drain_timeout = \"10s\"\n" + supervisor_extra + "\n"
-         "[agents.main]\nrunner = \"exec\"\ncommand = [\"" + script + "\"]\nkill_grace = \"300ms\"\n"
-         "[agents.retry]\nrunner = \"exec\"\ncommand = [\"" + script + "\"]\nkill_grace = \"300ms\"\n"
+         "drain_timeout = \"10s\"\n" +
+         supervisor_extra +
+         "\n"
+         "[agents.main]\nrunner = \"exec\"\ncommand = [\"" +
+         script +
+         "\"]\nkill_grace = \"300ms\"\n"
+         "[agents.retry]\nrunner = \"exec\"\ncommand = [\"" +
+         script +
+         "\"]\nkill_grace = \"300ms\"\n"
          "retry_on_restart = true\n";
 }
 
@@ -60,13 +65,14 @@ TEST(DurabilityTest, SigkilledSupervisorLosesNoAcknowledgedTurn) {
   const std::string config = TwoAgentConfig(home);
   auto sup = std::make_unique<SupervisorProcess>(home);
   ASSERT_TRUE(sup->Start(config)) << sup->Log();
-  const int64_t a1 = SendPending(home, "main", "a", "gate-a1");     // running, no retry
-  const int64_t a2 = SendPending(home, "main", "a", "gate-a2");     // queued
-  const int64_t b1 = SendPending(home, "retry", "b", "gate-b1");    // running, retried
-  const int64_t b2 = SendPending(home, "retry", "b", "gate-b2");    // queued
+  const int64_t a1 = SendPending(home, "main", "a", "gate-a1");   // running, no retry
+  const int64_t a2 = SendPending(home, "main", "a", "gate-a2");   // queued
+  const int64_t b1 = SendPending(home, "retry", "b", "gate-b1");  // running, retried
+  const int64_t b2 = SendPending(home, "retry", "b", "gate-b2");  // queued
   ASSERT_TRUE(WaitFor([&] { return IntField(Status(home), "busy") == 2; }));
   std::vector<pid_t> old_workers;
-  for (const Value& w : Workers(home).as_array()) old_workers.push_back(static_cast<pid_t>(IntField(w, "pid")));
+  for (const Value& w : Workers(home).as_array())
+    old_workers.push_back(static_cast<pid_t>(IntField(w, "pid")));
   ASSERT_EQ(old_workers.size(), 2u);
 
   sup->Signal(SIGKILL);
@@ -134,12 +140,15 @@ TEST(DurabilityTest, DownDrainsRunningTurnsKeepsQueuedOnesAndUpCarriesOn) {
   auto sup = std::make_unique<SupervisorProcess>(home);
   ASSERT_TRUE(sup->Start(ExecConfig(home))) << sup->Log();
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-1"});
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
   auto queued = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-2", "--json"});
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
   auto down = RunCliAsync(home, {"down"});
   ASSERT_TRUE(WaitFor([&] { return Status(home).GetBoolOr("shutting_down", false).value(); }));
-  CliResult refused = RunCli(home, {"agent", "--agent", "main", "--session", "x", "--message", "late"});
+  CliResult refused =
+      RunCli(home, {"agent", "--agent", "main", "--session", "x", "--message", "late"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_TRUE(Contains(refused.err, "shutting down")) << refused.err;
   home.OpenGate();  // the running turn finishes within drain_timeout
@@ -177,14 +186,17 @@ TEST(DurabilityTest, TornJournalTailAndFlippedByteAreRepairedAndReported) {
     SupervisorProcess sup(home);
     ASSERT_TRUE(sup.Start()) << sup.Log();
     for (int i = 1; i <= 5; ++i) {
-      ASSERT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "m" + std::to_string(i)}).code, 0);
+      ASSERT_EQ(
+          RunCli(home, {"agent", "--agent", "main", "--message", "m" + std::to_string(i)}).code, 0);
     }
     ASSERT_EQ(RunCli(home, {"down"}).code, 0);
     sup.WaitExit();
   }
   const std::string journal = home.paths().journal_dir + "/journal.log";
   // A torn tail: the start of a frame header and a few bytes of payload.
-  { std::ofstream(journal, std::ios::app | std::ios::binary) << std::string("NRJL\x40\x00\x00", 7); }
+  {
+    std::ofstream(journal, std::ios::app | std::ios::binary) << std::string("NRJL\x40\x00\x00", 7);
+  }
   {
     SupervisorProcess sup(home);
     ASSERT_TRUE(sup.Start()) << sup.Log();
@@ -225,7 +237,8 @@ TEST(DurabilityTest, ReloadAppliesAValidConfigAndRefusesAnInvalidOne) {
              "[agents.second]\nrunner = \"echo\"\n");
   CliResult reload = RunCli(home, {"reload", "--json"});
   EXPECT_EQ(reload.code, 0) << reload.err;
-  EXPECT_TRUE(Contains(reload.out, "\"needs_restart\":[\"supervisor.max_message_bytes\"]")) << reload.out;
+  EXPECT_TRUE(Contains(reload.out, "\"needs_restart\":[\"supervisor.max_message_bytes\"]"))
+      << reload.out;
   EXPECT_EQ(RunCli(home, {"agent", "--agent", "second", "--message", "x"}).out, "x\n");
 
   home.Write("laneway.toml", "[agents.main]\nrunner = \"echo\"\nmax_queue = -4\n");
@@ -236,7 +249,8 @@ TEST(DurabilityTest, ReloadAppliesAValidConfigAndRefusesAnInvalidOne) {
   EXPECT_EQ(RunCli(home, {"agent", "--agent", "second", "--message", "still"}).out, "still\n");
 
   // SIGHUP does the same.
-  home.Write("laneway.toml", "[agents.main]\nrunner = \"echo\"\n[agents.third]\nrunner = \"echo\"\n");
+  home.Write("laneway.toml",
+             "[agents.main]\nrunner = \"echo\"\n[agents.third]\nrunner = \"echo\"\n");
   sup.Signal(SIGHUP);
   ASSERT_TRUE(WaitFor([&] {
     return RunCli(home, {"agent", "--agent", "third", "--message", "hup"}).out == "hup\n";
@@ -247,16 +261,18 @@ TEST(DurabilityTest, ReloadAppliesAValidConfigAndRefusesAnInvalidOne) {
 
 // Fills the journal's file system, checks that turns are refused (never acknowledged
 // and lost) while turns already journaled keep flowing, then frees space.
-void CheckFullJournal(TempHome& home, SupervisorProcess& sup, const std::function<void()>& make_full,
+void CheckFullJournal(TempHome& home, SupervisorProcess& sup,
+                      const std::function<void()>& make_full,
                       const std::function<void()>& free_space) {
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-before"});
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
   make_full();
   std::string big(3000, 'x');
   CliResult refused;
   for (int i = 0; i < 200; ++i) {
-    refused = RunCli(home, {"agent", "--agent", "main", "--session", "s" + std::to_string(i),
-                            "--message", big});
+    refused = RunCli(
+        home, {"agent", "--agent", "main", "--session", "s" + std::to_string(i), "--message", big});
     if (refused.code != 0) break;
   }
   EXPECT_EQ(refused.code, 1);
@@ -270,7 +286,8 @@ void CheckFullJournal(TempHome& home, SupervisorProcess& sup, const std::functio
   EXPECT_EQ(r.code, 0) << r.err;
   free_space();
   ASSERT_TRUE(WaitFor([&] {
-    return RunCli(home, {"agent", "--agent", "main", "--session", "after", "--message", "ok"}).code == 0;
+    return RunCli(home, {"agent", "--agent", "main", "--session", "after", "--message", "ok"})
+               .code == 0;
   }));
   EXPECT_TRUE(Status(home).Find("journal")->GetBoolOr("ok", false).value());
   EXPECT_TRUE(Contains(sup.Log(), "event=journal_write_failed")) << sup.Log();
@@ -315,7 +332,9 @@ TEST(DurabilityTest, JournalFileSizeLimitRefusesNewTurnsRetryablyAndRecovers) {
   const std::string journal = home.paths().journal_dir + "/journal.log";
   // Only the soft limit moves: raising a hard limit needs CAP_SYS_RESOURCE.
   auto set_limit = [&](rlim_t bytes) {
-    struct rlimit rl {bytes, RLIM_INFINITY};
+    struct rlimit rl {
+      bytes, RLIM_INFINITY
+    };
     ASSERT_EQ(::prlimit(sup.pid(), RLIMIT_FSIZE, &rl, nullptr), 0) << std::strerror(errno);
   };
   CheckFullJournal(

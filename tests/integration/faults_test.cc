@@ -100,7 +100,8 @@ TEST(FaultsTest, SigkilledWorkerFailsItsTurnWithTheSignalAndTheNextTurnRuns) {
 TEST(FaultsTest, StoppedWorkerIsKilledAsUnresponsive) {
   TempHome home;
   SupervisorProcess sup(home);
-  ASSERT_TRUE(sup.Start(ExecConfig(home, "heartbeat_interval = \"100ms\"\nheartbeat_timeout = \"700ms\"")))
+  ASSERT_TRUE(
+      sup.Start(ExecConfig(home, "heartbeat_interval = \"100ms\"\nheartbeat_timeout = \"700ms\"")))
       << sup.Log();
   auto turn = RunCliAsync(home, Agent("gate"));
   ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
@@ -125,7 +126,8 @@ TEST(FaultsTest, CrashLoopParksTheSessionUntilAnOperatorRestartsIt) {
                                    "restart_backoff = \"10ms\"\nrestart_backoff_max = \"50ms\"")))
       << sup.Log();
   // Another session keeps working through all of this.
-  CliResult other = RunCli(home, {"agent", "--agent", "main", "--session", "other", "--message", "x"});
+  CliResult other =
+      RunCli(home, {"agent", "--agent", "main", "--session", "other", "--message", "x"});
   EXPECT_EQ(other.code, 0);
   for (int i = 1; i <= 3; ++i) {
     CliResult r = RunCli(home, Agent("crash-" + std::to_string(i)));
@@ -141,7 +143,8 @@ TEST(FaultsTest, CrashLoopParksTheSessionUntilAnOperatorRestartsIt) {
   EXPECT_EQ(status.code, 1);
   EXPECT_TRUE(Contains(status.out, "UNHEALTHY")) << status.out;
   EXPECT_TRUE(Contains(status.out, "parked: agent:main:main")) << status.out;
-  CliResult other2 = RunCli(home, {"agent", "--agent", "main", "--session", "other", "--message", "y"});
+  CliResult other2 =
+      RunCli(home, {"agent", "--agent", "main", "--session", "other", "--message", "y"});
   EXPECT_EQ(other2.code, 0) << other2.err;
 
   CliResult restart = RunCli(home, {"restart", kMain});
@@ -179,8 +182,8 @@ TEST(FaultsTest, LateReplyFromAKilledGenerationIsDroppedNotDelivered) {
   late.Set("ok", true);
   late.Set("reply", "LATE");
   ghost.send(zmq::buffer(common::EncodeMessage(late)));
-  ASSERT_TRUE(WaitFor(
-      [&] { return Counter(Status(home), "stale_worker_messages") == stale_before + 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Counter(Status(home), "stale_worker_messages") == stale_before + 1; }));
 
   CliResult fresh = RunCli(home, Agent("fresh"));
   EXPECT_EQ(fresh.code, 0) << fresh.err;
@@ -294,8 +297,8 @@ class BadWorkerTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(BadWorkerTest, WorkerBreakingTheProtocolIsKilledAndItsTurnFails) {
   TempHome home;
-  SupervisorProcess sup(home, {{"LANEWAY_WORKER_BIN", BinDir() + "/fake_worker"},
-                               {"FAKE_WORKER_MODE", GetParam()}});
+  SupervisorProcess sup(
+      home, {{"LANEWAY_WORKER_BIN", BinDir() + "/fake_worker"}, {"FAKE_WORKER_MODE", GetParam()}});
   ASSERT_TRUE(sup.Start()) << sup.Log();
   auto turn = RunCliAsync(home, Agent("hi"));
   CliResult r = turn.get();

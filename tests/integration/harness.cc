@@ -1,6 +1,7 @@
 #include "tests/integration/harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,8 +10,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <fstream>
@@ -113,7 +112,6 @@ std::string TempHome::AgentScript() const {
   Write("agent.sh", kAgentScript, 0755);
   return path_ + "/agent.sh";
 }
-
 
 CliResult RunCli(const TempHome& home, const std::vector<std::string>& args,
                  const std::string& stdin_text, std::chrono::milliseconds timeout) {
@@ -293,7 +291,8 @@ Value Call(const TempHome& home, const std::string& type, Value fields) {
 std::string ExecConfig(const TempHome& home, const std::string& supervisor_extra,
                        const std::string& agent_extra) {
   // toml++ rejects duplicate keys, so the defaults below yield to the extras.
-  auto with_default = [](const std::string& extra, const std::string& key, const std::string& line) {
+  auto with_default = [](const std::string& extra, const std::string& key,
+                         const std::string& line) {
     return extra.find(key + " ") == std::string::npos && extra.find(key + "=") == std::string::npos
                ? line + "\n"
                : std::string();

@@ -52,8 +52,9 @@ TurnOutput ExecRunner::Run(const TurnInput& input) {
       if (found.empty()) return {false, "command not found: " + program};
       program = found.string();
     }
-    bp::child child(bp::exe = program, bp::args = args, bp::env = env, bp::std_in < in_pipe,
-                    bp::std_out > out_pipe, bp::std_err > err_pipe, CloseInherited{});
+    bp::child child(bp::exe = program, bp::args = args, bp::env = env,
+                    bp::std_in<in_pipe, bp::std_out> out_pipe, bp::std_err > err_pipe,
+                    CloseInherited{});
     // Our copies of the child's ends must go, or EOF never comes; the ends we keep
     // are taken out of the pipe objects and closed by us.
     auto take = [](bp::pipe& p, bool keep_sink) {
@@ -125,7 +126,8 @@ TurnOutput ExecRunner::Run(const TurnInput& input) {
     }
     child.detach();  // reaped above
     if (too_large) {
-      return {false, "reply exceeds " + std::to_string(max_reply_bytes_) + " bytes; command killed"};
+      return {false,
+              "reply exceeds " + std::to_string(max_reply_bytes_) + " bytes; command killed"};
     }
     if (WIFSIGNALED(status)) {
       return {false, "command killed by signal " + std::to_string(WTERMSIG(status)) +

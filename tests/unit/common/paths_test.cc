@@ -137,13 +137,12 @@ TEST(SessionKeyTest, NormalizingIsIdempotent) {
 }
 
 TEST(SessionKeyTest, NormalizedKeyOfALongBareNameNormalizesAgain) {
-  GTEST_SKIP() << "bug: NormalizeSessionKey checks the 256-byte limit before prefixing a bare "
-                  "name, so a 256-byte bare name yields a 267-byte key that NormalizeSessionKey "
-                  "itself then rejects (e.g. when a key listed by `laneway sessions` is passed "
-                  "back as --session)";
-  Result<std::string> once = NormalizeSessionKey("main", std::string(256, 'a'));
+  // The 256-byte limit is on the full key: "agent:main:" + 245 bytes fits exactly.
+  Result<std::string> once = NormalizeSessionKey("main", std::string(245, 'a'));
   ASSERT_TRUE(once.ok());
+  EXPECT_EQ(once->size(), 256u);
   EXPECT_TRUE(NormalizeSessionKey("main", *once).ok()) << once->size() << " bytes";
+  EXPECT_FALSE(NormalizeSessionKey("main", std::string(246, 'a')).ok());
 }
 
 TEST(SessionKeyTest, FullKeyOfAnotherAgentIsRejectedNamingBoth) {
@@ -253,11 +252,6 @@ TEST(EscapeFileNameTest, DistinctKeysMapToDistinctNames) {
 }
 
 TEST(EscapeFileNameTest, EveryAcceptedSessionKeyFitsInOneFileName) {
-  GTEST_SKIP() << "bug: NormalizeSessionKey accepts keys up to 256 bytes (and prefixes bare "
-                  "names with 'agent:<agent>:' after checking), but EscapeFileName can triple "
-                  "their length, so TranscriptPath/SessionLockPath of a valid key can exceed "
-                  "NAME_MAX (255): e.g. a bare name of 256 'a' gives a 277-byte transcript file "
-                  "name, 90 bytes of UTF-8 give 270+; the worker then fails with ENAMETOOLONG";
   const std::vector<std::string> names = {std::string(256, 'a'), std::string(85, '.'),
                                           std::string(30 * 3, '\xe4')};
   for (const std::string& name : names) {

@@ -9,6 +9,8 @@
 namespace laneway::common {
 namespace {
 
+using namespace std::string_literals;
+
 constexpr size_t kMax = 1 << 20;
 
 Result<Value> DecodeValue(const Value& v, size_t max_bytes = kMax) {
@@ -90,12 +92,21 @@ TEST(ProtocolTest, DecodeRejectsMissingVersion) {
 }
 
 TEST(ProtocolTest, DecodeRejectsNonIntegerVersion) {
-  for (Value v : {Value("1"), Value(1.0), Value(true), Value()}) {
+  for (Value v : {Value("1"), Value(1.5), Value(true), Value(), Value::MakeArray()}) {
     Value m = Value::MakeMap();
     m.Set("v", v);
     m.Set("type", "ping");
     ExpectInvalid(DecodeValue(m), "'v'");
   }
+}
+
+TEST(ProtocolTest, DecodeRejectsVersionSentAsFloat) {
+  // {"v": 1.0 (float64), "type": "ping"}, built byte by byte.
+  const std::string bytes =
+      "\x82"
+      "\xa1v\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00"
+      "\xa4type\xa4ping"s;
+  ExpectInvalid(DecodeMessage(bytes.data(), bytes.size(), kMax), "'v'");
 }
 
 TEST(ProtocolTest, DecodeRejectsWrongVersionNamingBothVersions) {
