@@ -176,6 +176,7 @@ void RunMemory() {
   EmitRow("idle worker, PSS, median of 10 alike", FormatMb(ls), FormatMb(fs), FormatRatio(ls, fs),
           "—");
 
+  Log("memory: supervisor with 1,000 sessions and 10,000 queued turns");
   Laneway lw(MixedConfig(64));
   if (!lw.Start()) {
     EmitRow("supervisor RSS", "failed", "", "n/a", "");
@@ -199,6 +200,7 @@ void RunMemory() {
   const common::Value* q = s.Find("queued");
   const int64_t queued = q && q->is_int() ? q->as_int() : -1;
   const double rss = ReadMem(lw.pid()).rss_kb;
+  Log("memory: measured; stopping");
   EmitRow("supervisor RSS, 1,000 sessions, 10,000 queued turns (max_workers 64)",
           r.completed == kQueuedTurns ? FormatMb(rss) : "failed", FormatMb(floor_mem.rss_kb),
           FormatRatio(rss, floor_mem.rss_kb),

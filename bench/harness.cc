@@ -83,7 +83,12 @@ void EmitRow(const std::string& figure, const std::string& laneway, const std::s
 
 void EmitNote(const std::string& text) { std::cout << "NOTE\t" << text << std::endl; }
 
-void Log(const std::string& text) { std::cerr << "bench: " << text << std::endl; }
+void Log(const std::string& text) {
+  static const Clock::time_point start = Clock::now();
+  char at[32];
+  std::snprintf(at, sizeof at, "%7.2fs", MicrosSince(start) / 1e6);
+  std::cerr << "bench " << at << ": " << text << std::endl;
+}
 
 std::string BinDir() {
   const char* env = std::getenv("LANEWAY_BENCH_BIN");

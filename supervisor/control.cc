@@ -197,7 +197,8 @@ void Supervisor::HandleOperator(const std::string& peer, int64_t req, const std:
       return ReplyError(peer, req, "not_running", "session " + s->key + " has no running turn");
     }
     r.Set("cancelled_turn", w->running->turn_ids.front());
-    ApplyEvent(*w, WorkerEvent::kCancel, "cancelled by an operator (laneway cancel)");
+    ApplyEvent(*w, WorkerEvent::kCancel, "cancelled by an operator (laneway cancel)", nullptr,
+               "operator");
     return ReplyResult(peer, req, std::move(r));
   }
   LogLine(LogLevel::kInfo, "operator_command").Kv("command", type).Kv("session", s->key);

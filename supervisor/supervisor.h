@@ -192,8 +192,10 @@ class Supervisor {
 
   // Workers (workers.cc).
   void HandleWorkerFrame(const std::string& peer, const void* data, size_t size);
+  // Applies the state table to `w`. `kill_reason`, when given, replaces the table's
+  // reason in kill logs (a cancel is `operator` or `interrupt` to whoever reads them).
   void ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail = "",
-                  const common::Value* done_msg = nullptr);
+                  const common::Value* done_msg = nullptr, const char* kill_reason = nullptr);
   void Schedule(Session& s);
   void AdmitWaiting();
   bool SpawnWorker(Session& s);

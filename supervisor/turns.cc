@@ -106,7 +106,8 @@ void Supervisor::CommitAccepts() {
     if (busy && agent && agent->queue_mode == common::QueueMode::kInterrupt) {
       ApplyEvent(
           *w, WorkerEvent::kCancel,
-          "cancelled: interrupted by turn " + std::to_string(id) + " (queue_mode = interrupt)");
+          "cancelled: interrupted by turn " + std::to_string(id) + " (queue_mode = interrupt)",
+          nullptr, "interrupt");
     }
     touched.push_back(&s);
   }

@@ -93,7 +93,7 @@ void Supervisor::HandleWorkerFrame(const std::string& peer, const void* data, si
 }
 
 void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
-                            const Value* done_msg) {
+                            const Value* done_msg, const char* kill_reason) {
   const Transition t = NextTransition(w.state, e);
   const WorkerState prev = w.state;
   const auto now = clock_.Now();
@@ -155,8 +155,9 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
     s->queue.PushFront(std::move(*w.running));
     w.running.reset();
   }
+  const char* reason = kill_reason ? kill_reason : t.reason;
   if (t.actions & (kTermGroup | kSendStop)) {
-    w.stop_reason = t.reason;
+    w.stop_reason = reason;
     ++w.stop_seq;
     timers_.Arm({now + kill_grace, TimerKind::kGrace, w.id, w.stop_seq});
   }

@@ -178,6 +178,11 @@ TEST(DurabilityTest, SigtermIsAGracefulStopToo) {
   sup.Signal(SIGTERM);
   EXPECT_EQ(sup.WaitExit(), 0);
   EXPECT_TRUE(Contains(sup.Log(), "event=shutdown_started reason=SIGTERM")) << sup.Log();
+  // The session index was written (by rename) and names the session.
+  std::ifstream index(home.paths().session_index);
+  std::string text((std::istreambuf_iterator<char>(index)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(Contains(text, "\"session\": \"agent:main:main\"")) << text;
+  EXPECT_TRUE(Contains(text, "\"turns_total\": 1")) << text;
 }
 
 TEST(DurabilityTest, TornJournalTailAndFlippedByteAreRepairedAndReported) {
@@ -345,6 +350,39 @@ TEST(DurabilityTest, JournalFileSizeLimitRefusesNewTurnsRetryablyAndRecovers) {
         set_limit(static_cast<rlim_t>(st.st_size) + 1000);
       },
       [&] { set_limit(RLIM_INFINITY); });
+}
+
+}  // namespace
+}  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+TEST(DurabilityTest, TurnRunningThroughMaxAttemptsSupervisorDeathsEndsPoison) {
+  TempHome home;
+  const std::string config =
+      "[agents.main]\nrunner = \"exec\"\ncommand = [\"" + home.AgentScript() +
+      "\"]\nkill_grace = \"200ms\"\nretry_on_restart = true\nmax_attempts = 2\n";
+  auto first = std::make_unique<SupervisorProcess>(home);
+  ASSERT_TRUE(first->Start(config)) << first->Log();
+  const int64_t id = SendPending(home, "main", "main", "gate-poison");
+  ASSERT_TRUE(WaitFor([&] { return IntField(Status(home), "busy") == 1; }));
+  first->Signal(SIGKILL);
+  first->WaitExit();
+  // Attempt 2, after the restart; the supervisor dies again.
+  auto second = std::make_unique<SupervisorProcess>(home);
+  ASSERT_TRUE(second->Start()) << second->Log();
+  ASSERT_TRUE(WaitFor([&] { return IntField(Status(home), "busy") == 1; }));
+  second->Signal(SIGKILL);
+  second->WaitExit();
+  SupervisorProcess third(home);
+  ASSERT_TRUE(third.Start()) << third.Log();
+  CliResult r = Wait(home, id);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(Contains(r.out, "\"status\":\"failed\"")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "poison")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "max_attempts = 2")) << r.out;
+  ExpectEveryTurnSettled(home);
 }
 
 }  // namespace

@@ -208,6 +208,7 @@ TEST(FaultsTest, KillRestartAndCancelWhileTurnsAreQueuedAnswerEveryTurnInOrder) 
 
   CliResult cancel = RunCli(home, {"cancel", kMain});
   EXPECT_EQ(cancel.code, 0) << cancel.err;
+  EXPECT_TRUE(Contains(cancel.out, "cancelled turn 1 of agent:main:main")) << cancel.out;
   CliResult ra = a.get();
   EXPECT_EQ(ra.code, 1);
   EXPECT_TRUE(Contains(ra.err, "cancelled")) << ra.err;
@@ -219,6 +220,7 @@ TEST(FaultsTest, KillRestartAndCancelWhileTurnsAreQueuedAnswerEveryTurnInOrder) 
   }));
   CliResult kill = RunCli(home, {"kill", kMain});
   EXPECT_EQ(kill.code, 0) << kill.err;
+  EXPECT_TRUE(Contains(sup.Log(), "reason=operator")) << sup.Log();
   CliResult rb = b.get();
   EXPECT_EQ(rb.code, 1);
   EXPECT_TRUE(Contains(rb.err, "killed by an operator")) << rb.err;
@@ -289,7 +291,8 @@ TEST(FaultsTest, InterruptModeCancelsTheRunningTurnForTheNewOne) {
   CliResult ra = a.get();
   EXPECT_EQ(ra.code, 1);
   EXPECT_TRUE(Contains(ra.err, "cancelled: interrupted by turn 2")) << ra.err;
-  EXPECT_TRUE(Contains(sup.Log(), "reason=cancelled")) << sup.Log();
+  EXPECT_TRUE(Contains(sup.Log(), "event=worker_killed session=agent:main:main")) << sup.Log();
+  EXPECT_TRUE(Contains(sup.Log(), "reason=interrupt")) << sup.Log();
   ExpectEveryTurnSettled(home);
 }
 
@@ -312,6 +315,36 @@ TEST_P(BadWorkerTest, WorkerBreakingTheProtocolIsKilledAndItsTurnFails) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, BadWorkerTest,
                          ::testing::Values("garbage", "unknown_type", "wrong_turn", "multipart"));
+
+}  // namespace
+}  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+TEST(FaultsTest, StatusReportsAStuckSessionAsUnhealthyWithoutKillingIt) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(ExecConfig(home, "stuck_after = \"300ms\""))) << sup.Log();
+  auto turn = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate"});
+  common::Value s;
+  ASSERT_TRUE(WaitFor([&] {
+    s = Status(home);
+    const common::Value* stuck = s.Find("stuck");
+    return stuck && stuck->is_array() && stuck->as_array().size() == 1;
+  })) << common::ToJson(s);
+  EXPECT_FALSE(s.GetBoolOr("healthy", true).value());
+  CliResult status = RunCli(home, {"status"});
+  EXPECT_EQ(status.code, 1);
+  EXPECT_NE(status.out.find("stuck: agent:main:main turn 1 running for"), std::string::npos)
+      << status.out;
+  EXPECT_NE(RunCli(home, {"status", "--json"}).out.find("\"healthy\":false"), std::string::npos);
+  home.OpenGate();
+  CliResult r = turn.get();
+  EXPECT_EQ(r.code, 0) << r.err;  // reported, not killed
+  EXPECT_EQ(RunCli(home, {"status"}).code, 0);
+  ExpectEveryTurnSettled(home);
+}
 
 }  // namespace
 }  // namespace laneway::testing
