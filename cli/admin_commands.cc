@@ -76,17 +76,10 @@ int Simple(int argc, char** argv, const char* help, size_t positional, Args* arg
 
 // Connects and makes one call; prints errors. Returns the reply's data or an exit code.
 int CallData(const std::string& type, Value request, Value* data) {
-  auto paths = common::ResolvePaths();
-  if (!paths.ok()) {
-    std::cerr << "laneway: " << paths.status().message() << "\n";
-    return kExitUsage;
-  }
-  auto client = Client::Connect(*paths);
-  if (!client.ok()) {
-    std::cerr << "laneway: " << client.status().message() << "\n";
-    return kExitUnreachable;
-  }
-  auto reply = (*client)->Call(std::move(request), kCallTimeout);
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(&code);
+  if (!client) return code;
+  auto reply = client->Call(std::move(request), kCallTimeout);
   if (!reply.ok()) {
     std::cerr << "laneway: " << reply.status().message() << "\n";
     return kExitUnreachable;

@@ -1,5 +1,6 @@
 #include "cli/client.h"
 
+#include <iostream>
 #include <zmq.hpp>
 
 #include "common/file_lock.h"
@@ -44,6 +45,22 @@ Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
     return Status::Unavailable("cannot connect to " + paths.control_endpoint() + ": " + e.what());
   }
   return std::unique_ptr<Client>(new Client(paths, std::move(impl)));
+}
+
+std::unique_ptr<Client> ConnectOrReport(int* exit_code) {
+  auto paths = common::ResolvePaths();
+  if (!paths.ok()) {
+    std::cerr << "laneway: " << paths.status().message() << "\n";
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  auto client = Client::Connect(*paths);
+  if (!client.ok()) {
+    std::cerr << "laneway: " << client.status().message() << "\n";
+    *exit_code = kExitUnreachable;
+    return nullptr;
+  }
+  return std::move(client).value();
 }
 
 Result<int64_t> Client::Send(Value request) {

@@ -47,6 +47,11 @@ class Client {
 // The message printed when no supervisor runs (exit code 3).
 std::string UnreachableHint(const common::Paths& paths);
 
+// Resolves LANEWAY_HOME and connects. On failure prints "laneway: <why>" to stderr,
+// sets *exit_code (kExitUsage without a home, kExitUnreachable without a
+// supervisor) and returns nullptr.
+std::unique_ptr<Client> ConnectOrReport(int* exit_code);
+
 }  // namespace laneway::cli
 
 #endif  // LANEWAY_CLI_CLIENT_H_

@@ -27,8 +27,9 @@ constexpr const char* kAgentHelp =
     "  --agent ID       agent from the config (the built-in default has 'main')\n"
     "  --message TEXT   the message; '-' reads it from stdin\n"
     "  --session KEY    session key or name (default: agent:<ID>:main)\n"
-    "  --timeout DUR    stop waiting after DUR (e.g. 30s); the turn keeps its place,\n"
-    "                   its id is printed and the exit code is 4 (see `laneway wait`)\n"
+    "  --timeout DUR    stop waiting for the outcome after DUR (e.g. 30s); the turn keeps\n"
+    "                   its place, its id is printed and the exit code is 4 (see\n"
+    "                   `laneway wait`). The acknowledgement is always awaited (up to 10s).\n"
     "  --deliver        accepted for compatibility; no channel is configured in this build,\n"
     "                   so the reply is printed here\n"
     "  --json           print one JSON object: turn_id, session, status, reply|error\n"
@@ -101,11 +102,9 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
   const auto accept_deadline = std::chrono::steady_clock::now() + kAcceptTimeout;
   for (;;) {
     auto now = std::chrono::steady_clock::now();
-    if (deadline && now >= *deadline) {
-      if (turn_id == 0) {
-        std::cerr << "laneway: --timeout passed before the supervisor acknowledged the turn\n";
-        return kExitPending;
-      }
+    // --timeout bounds the wait for the outcome, not for the acknowledgement: a
+    // pending turn is always reported with its id, so `laneway wait` can find it.
+    if (deadline && now >= *deadline && turn_id != 0) {
       return PrintOutcome(
           Pending(turn_id, session,
                   "still pending after --timeout; it keeps its place (laneway wait " +
@@ -118,7 +117,7 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
       return kExitUnreachable;
     }
     auto slice = std::chrono::duration_cast<std::chrono::milliseconds>(kLivenessCheck);
-    if (deadline) {
+    if (deadline && turn_id != 0) {
       slice =
           std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
                               std::chrono::milliseconds(1));
@@ -190,26 +189,19 @@ int CmdAgent(int argc, char** argv) {
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, &deadline)) return kExitUsage;
-  auto paths = common::ResolvePaths();
-  if (!paths.ok()) {
-    std::cerr << "laneway: " << paths.status().message() << "\n";
-    return kExitUsage;
-  }
-  auto client = Client::Connect(*paths);
-  if (!client.ok()) {
-    std::cerr << "laneway: " << client.status().message() << "\n";
-    return kExitUnreachable;
-  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(&code);
+  if (!client) return code;
   Value req = common::NewMessage(common::msg::kSubmit);
   req.Set("agent", *agent);
   req.Set("message", *message);
   if (auto s = args.Get("--session")) req.Set("session", *s);
-  auto id = (*client)->Send(std::move(req));
+  auto id = client->Send(std::move(req));
   if (!id.ok()) {
     std::cerr << "laneway: " << id.status().message() << "\n";
     return kExitUnreachable;
   }
-  return AwaitOutcome(**client, *id, deadline, 0, args.Has("--json"));
+  return AwaitOutcome(*client, *id, deadline, 0, args.Has("--json"));
 }
 
 int CmdWait(int argc, char** argv) {
@@ -236,24 +228,17 @@ int CmdWait(int argc, char** argv) {
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, &deadline)) return kExitUsage;
-  auto paths = common::ResolvePaths();
-  if (!paths.ok()) {
-    std::cerr << "laneway: " << paths.status().message() << "\n";
-    return kExitUsage;
-  }
-  auto client = Client::Connect(*paths);
-  if (!client.ok()) {
-    std::cerr << "laneway: " << client.status().message() << "\n";
-    return kExitUnreachable;
-  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(&code);
+  if (!client) return code;
   Value req = common::NewMessage(common::msg::kWait);
   req.Set("turn_id", static_cast<int64_t>(turn));
-  auto id = (*client)->Send(std::move(req));
+  auto id = client->Send(std::move(req));
   if (!id.ok()) {
     std::cerr << "laneway: " << id.status().message() << "\n";
     return kExitUnreachable;
   }
-  return AwaitOutcome(**client, *id, deadline, turn, args.Has("--json"));
+  return AwaitOutcome(*client, *id, deadline, turn, args.Has("--json"));
 }
 
 }  // namespace laneway::cli

@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "common/duration.h"
+#include "common/quote.h"
 
 namespace laneway::common {
 
@@ -33,25 +34,6 @@ using Millis = std::chrono::milliseconds;
 constexpr Millis kMaxDuration = std::chrono::hours(24 * 365);
 constexpr size_t kMaxAgentIdLength = 64;
 constexpr size_t kMaxConfigBytes = 16 << 20;
-
-// Quotes untrusted text for an error message, escaping control bytes.
-std::string Quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch < 0x20 || ch == 0x7f) {
-      out += "\\x";
-      out += kHex[ch >> 4];
-      out += kHex[ch & 0xf];
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  return out + '"';
-}
 
 bool IsIdChar(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "common/quote.h"
+
 namespace laneway::common {
 
 namespace {
@@ -19,27 +21,6 @@ constexpr Unit kUnits[] = {
     {"s", 1'000},
     {"ms", 1},
 };
-
-// The text comes from config files and the command line, so it is quoted with
-// control bytes escaped before it goes into a message that ends up in a log.
-std::string Quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch < 0x20 || ch == 0x7f) {
-      out += "\\x";
-      out += kHex[ch >> 4];
-      out += kHex[ch & 0xf];
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  out += '"';
-  return out;
-}
 
 Status BadDuration(std::string_view text) {
   return Status::InvalidArgument("bad duration " + Quote(text) +

@@ -25,6 +25,23 @@ std::vector<std::string> Agent(const std::string& message, const std::string& se
   return a;
 }
 
+// One "gate" turn for each of sessions s0..s49, all in flight at once.
+std::vector<std::future<CliResult>> SendGateTurnsToFiftySessions(const TempHome& home) {
+  std::vector<std::future<CliResult>> calls;
+  for (int i = 0; i < 50; ++i) {
+    calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
+  }
+  return calls;
+}
+
+void ExpectEachReplied(std::vector<std::future<CliResult>>& calls) {
+  for (size_t i = 0; i < calls.size(); ++i) {
+    CliResult r = calls[i].get();
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "reply:gate-" + std::to_string(i) + "\n");
+  }
+}
+
 TEST(CoreTest, SecondMessageToBusySessionWaitsItsTurnAndBothAreAnsweredInOrder) {
   TempHome home;
   SupervisorProcess sup(home);
@@ -93,10 +110,7 @@ TEST(CoreTest, FiftySessionsAtOnceEachGetTheirOwnWorker) {
   TempHome home;
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "max_workers = 64"))) << sup.Log();
-  std::vector<std::future<CliResult>> calls;
-  for (int i = 0; i < 50; ++i) {
-    calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
-  }
+  std::vector<std::future<CliResult>> calls = SendGateTurnsToFiftySessions(home);
   Value s;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -116,11 +130,7 @@ TEST(CoreTest, FiftySessionsAtOnceEachGetTheirOwnWorker) {
   EXPECT_EQ(pids.size(), 50u);
   EXPECT_EQ(sessions.size(), 50u);
   home.OpenGate();
-  for (int i = 0; i < 50; ++i) {
-    CliResult r = calls[static_cast<size_t>(i)].get();
-    EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(r.out, "reply:gate-" + std::to_string(i) + "\n");
-  }
+  ExpectEachReplied(calls);
   ExpectEveryTurnSettled(home);
 }
 
@@ -128,10 +138,7 @@ TEST(CoreTest, SessionsBeyondMaxWorkersWaitFairlyAndAreAllAnswered) {
   TempHome home;
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "max_workers = 10"))) << sup.Log();
-  std::vector<std::future<CliResult>> calls;
-  for (int i = 0; i < 50; ++i) {
-    calls.push_back(RunCliAsync(home, Agent("gate-" + std::to_string(i), "s" + std::to_string(i))));
-  }
+  std::vector<std::future<CliResult>> calls = SendGateTurnsToFiftySessions(home);
   Value s;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -152,11 +159,7 @@ TEST(CoreTest, SessionsBeyondMaxWorkersWaitFairlyAndAreAllAnswered) {
       all_done &= c.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
     }
   }
-  for (int i = 0; i < 50; ++i) {
-    CliResult r = calls[static_cast<size_t>(i)].get();
-    EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(r.out, "reply:gate-" + std::to_string(i) + "\n");
-  }
+  ExpectEachReplied(calls);
   ExpectEveryTurnSettled(home);
 }
 

@@ -13,26 +13,12 @@
 #include <functional>
 #include <string>
 
+#include "tests/unit/temp_dir.h"
+
 namespace laneway::common {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "laneway_lock_XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::laneway::testing_util::TempDir;
 
 // A forked child that runs `body` (which returns one status byte), reports that byte
 // through a pipe, then blocks until the parent tells it to exit. The destructor

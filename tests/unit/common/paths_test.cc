@@ -13,29 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/temp_dir.h"
+
 namespace laneway::common {
 namespace {
 
+using ::laneway::testing_util::TempDir;
+
 using namespace std::string_literals;
-
-// A private directory per test, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "laneway_paths_XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Sets an environment variable for one scope and restores it afterwards.
 class ScopedEnv {

@@ -10,29 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/temp_dir.h"
+
 namespace laneway::common {
 namespace {
 
+using ::laneway::testing_util::TempDir;
+
 constexpr size_t kBlock = 64 * 1024;  // the repair scans backwards in blocks of this size
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "laneway_transcript_XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

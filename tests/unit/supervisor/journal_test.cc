@@ -15,61 +15,20 @@
 #include <vector>
 
 #include "supervisor/crc32.h"
+#include "tests/unit/supervisor/journal_records.h"
+#include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor {
 namespace {
+
+using namespace ::laneway::supervisor::test_records;
+
+using ::laneway::testing_util::TempDir;
 
 using common::Status;
 using Type = JournalRecord::Type;
 using namespace std::string_literals;
 using Packer = msgpack::packer<msgpack::sbuffer>;
-
-// A private directory per test, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "laneway_journal_XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-JournalRecord Accept(uint64_t id, std::string message = "hello") {
-  JournalRecord r;
-  r.type = Type::kAccept;
-  r.turn_id = id;
-  r.session = "agent:main:s" + std::to_string(id);
-  r.agent = "main";
-  r.message = std::move(message);
-  r.accepted_unix_ms = 1700000000000 + static_cast<int64_t>(id);
-  return r;
-}
-
-JournalRecord Start(uint64_t id, uint32_t attempt) {
-  JournalRecord r;
-  r.type = Type::kStart;
-  r.turn_id = id;
-  r.attempt = attempt;
-  return r;
-}
-
-JournalRecord Outcome(uint64_t id, std::string status, std::string text) {
-  JournalRecord r;
-  r.type = Type::kOutcome;
-  r.turn_id = id;
-  r.status = std::move(status);
-  r.text = std::move(text);
-  return r;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

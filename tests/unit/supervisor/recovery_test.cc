@@ -5,38 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/supervisor/journal_records.h"
+
 namespace laneway::supervisor {
 namespace {
 
+using namespace ::laneway::supervisor::test_records;
+
 using Type = JournalRecord::Type;
-
-JournalRecord Accept(uint64_t id) {
-  JournalRecord r;
-  r.type = Type::kAccept;
-  r.turn_id = id;
-  r.session = "agent:main:s" + std::to_string(id);
-  r.agent = "main";
-  r.message = "message " + std::to_string(id);
-  r.accepted_unix_ms = 1000 + static_cast<int64_t>(id);
-  return r;
-}
-
-JournalRecord Start(uint64_t id, uint32_t attempt) {
-  JournalRecord r;
-  r.type = Type::kStart;
-  r.turn_id = id;
-  r.attempt = attempt;
-  return r;
-}
-
-JournalRecord Outcome(uint64_t id, std::string status, std::string text) {
-  JournalRecord r;
-  r.type = Type::kOutcome;
-  r.turn_id = id;
-  r.status = std::move(status);
-  r.text = std::move(text);
-  return r;
-}
 
 std::vector<uint64_t> Ids(const std::vector<RecoveredTurn>& turns) {
   std::vector<uint64_t> ids;
@@ -59,8 +35,8 @@ TEST(RecoveryTest, TellsQueuedFromRunningFromDone) {
   EXPECT_EQ(queued.turn_id, 1u);
   EXPECT_EQ(queued.session, "agent:main:s1");
   EXPECT_EQ(queued.agent, "main");
-  EXPECT_EQ(queued.message, "message 1");
-  EXPECT_EQ(queued.accepted_unix_ms, 1001);
+  EXPECT_EQ(queued.message, "hello");
+  EXPECT_EQ(queued.accepted_unix_ms, 1700000000001);
   EXPECT_EQ(queued.attempts, 0u);
   EXPECT_FALSE(queued.was_running);
   EXPECT_FALSE(queued.done);
@@ -131,7 +107,7 @@ TEST(RecoveryTest, KeepsFirstOfRepeatedAccepts) {
   again.message = "second copy";
   RecoveredState state = Recover({Accept(1), again});
   ASSERT_EQ(state.turns.size(), 1u);
-  EXPECT_EQ(state.turns[0].message, "message 1");
+  EXPECT_EQ(state.turns[0].message, "hello");
 }
 
 TEST(RecoveryTest, OrdersTurnsByIdAndReportsMaxId) {
