@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -96,6 +97,10 @@ Status Supervisor::Start(int* exit_code) {
   if (impl_->sigfd < 0) return Status::FromErrno("signalfd", errno);
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not a death
+  // Orphaned descendants of a killed worker (an agent command's children) are
+  // re-parented to us rather than to init, so ReapChildren's waitpid(-1) reaps them
+  // too: nothing of a killed group is left behind, not even as a zombie.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   try {
     ConfigureRouter(impl_->control, opt_.config.supervisor.max_message_bytes);

@@ -58,8 +58,8 @@ TEST(FaultsTest, RunTimeoutKillsTheWholeGroupFreesTheLockAndRunsTheNextTurn) {
   EXPECT_EQ(r2.code, 0) << r2.err;
   EXPECT_EQ(r2.out, "reply:after the timeout\n");
 
-  // No process of the old group survives: the worker, the agent command, and the
-  // grandchild that ignores SIGTERM.
+  // No process of the old group survives, not even as a zombie: the worker, the
+  // agent command, and the grandchild that ignores SIGTERM.
   EXPECT_TRUE(WaitFor([&] { return ProcessGone(old_worker) && ProcessGone(grandchild); }));
   // The session lock went with the old worker: the new one holds it now.
   const Value after = WorkerOf(home, kMain);

@@ -105,7 +105,8 @@ void ExpectEveryTurnSettled(const TempHome& home);
 // Polls `pred` every few milliseconds until true or `timeout`.
 bool WaitFor(const std::function<bool()>& pred,
              std::chrono::milliseconds timeout = std::chrono::seconds(30));
-// True if no live process has this pid (gone or a zombie).
+// True if no process has this pid, not even a zombie (the supervisor is a child
+// subreaper and reaps the descendants of its workers).
 bool ProcessGone(pid_t pid);
 int64_t IntField(const common::Value& v, const char* key);
 std::string StrField(const common::Value& v, const char* key);
