@@ -269,7 +269,9 @@ int CmdStatus(int argc, char** argv) {
     std::cout << "turns: accepted " << Str(*c, "turns_accepted") << ", replied "
               << Str(*c, "turns_replied") << ", failed " << Str(*c, "turns_failed")
               << ", timed out " << Str(*c, "turns_timed_out") << ", cancelled "
-              << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected") << "\n";
+              << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected")
+              << ", interrupted " << Str(*c, "turns_interrupted")
+              << "; unfinished in the journal at start " << Str(*c, "recovered_unfinished") << "\n";
   }
   return healthy ? kExitOk : kExitFailed;
 }
