@@ -344,6 +344,7 @@ Value Supervisor::StatusView() const {
   v.Set("waiting_for_worker", static_cast<int64_t>(admission_.size()));
   v.Set("sessions", static_cast<int64_t>(sessions_.size()));
   v.Set("waiting_clients", waiting_clients_);
+  v.Set("timers_pending", static_cast<uint64_t>(timers_.size()));
   v.Set("stuck_after_ms", static_cast<int64_t>(opt_.config.supervisor.stuck_after.count()));
   v.Set("stuck", std::move(stuck));
   v.Set("parked", std::move(parked));

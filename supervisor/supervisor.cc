@@ -236,9 +236,18 @@ void Supervisor::FireTimers() {
   while (auto t = timers_.PopDue(now)) {
     switch (t->kind) {
       case TimerKind::kRunDeadline: {
+        // One pending run timer per worker: if it was armed for an earlier turn,
+        // move it to the deadline of the turn running now.
         Worker* w = FindWorker(t->target);
-        if (w && w->state == WorkerState::kBusy && w->run_seq == t->token) {
+        if (!w) break;
+        w->run_timer_armed = false;
+        const common::AgentConfig* agent = AgentOfWorker(*w);
+        if (w->state != WorkerState::kBusy || !agent) break;
+        const auto deadline = w->turn_started + agent->run_timeout;
+        if (now >= deadline) {
           ApplyEvent(*w, WorkerEvent::kRunTimeout);
+        } else {
+          ArmWorkerTimer(*w, TimerKind::kRunDeadline, deadline);
         }
         break;
       }
@@ -263,8 +272,14 @@ void Supervisor::FireTimers() {
       }
       case TimerKind::kIdle: {
         Worker* w = FindWorker(t->target);
-        if (w && w->state == WorkerState::kIdle && w->idle_seq == t->token) {
+        if (!w) break;
+        w->idle_timer_armed = false;
+        if (w->state != WorkerState::kIdle) break;
+        const auto deadline = w->idle_since + opt_.config.supervisor.idle_timeout;
+        if (now >= deadline) {
           ApplyEvent(*w, WorkerEvent::kIdleTimeout);
+        } else {
+          ArmWorkerTimer(*w, TimerKind::kIdle, deadline);
         }
         break;
       }
@@ -332,6 +347,18 @@ void Supervisor::Housekeeping() {
 Worker* Supervisor::FindWorker(uint64_t id) {
   auto it = workers_.find(id);
   return it == workers_.end() ? nullptr : &it->second;
+}
+
+const common::AgentConfig* Supervisor::AgentOfWorker(const Worker& w) {
+  Session* s = FindSession(w.session);
+  return s ? AgentOf(*s) : nullptr;
+}
+
+void Supervisor::ArmWorkerTimer(Worker& w, TimerKind kind, common::SteadyTime when) {
+  bool& armed = kind == TimerKind::kRunDeadline ? w.run_timer_armed : w.idle_timer_armed;
+  if (armed) return;  // the pending one re-arms itself for `when` when it fires
+  armed = true;
+  timers_.Arm({when, kind, w.id});
 }
 
 Session* Supervisor::FindSession(const std::string& key) {

@@ -76,10 +76,13 @@ struct Worker {
   common::SteadyTime idle_since{};
   common::SteadyTime turn_started{};
   std::optional<Batch> running;
-  uint64_t run_seq = 0;  // tokens for lazily invalidated timers
-  uint64_t stop_seq = 0;
-  uint64_t idle_seq = 0;
-  bool fault = false;  // its death counts toward the restart policy
+  // At most one pending run-deadline and one idle timer per worker, so the timer
+  // heap stays O(workers) however many turns flow; a timer that fires early (it was
+  // armed for an earlier turn or idle spell) re-arms itself for the current one.
+  bool run_timer_armed = false;
+  bool idle_timer_armed = false;
+  uint64_t stop_seq = 0;  // token of the kill_grace timer of the current stop
+  bool fault = false;     // its death counts toward the restart policy
   std::string stop_reason;
 };
 
@@ -206,6 +209,8 @@ class Supervisor {
   void ReclaimIdleSlot();
   size_t LiveWorkers() const { return workers_.size(); }
   Worker* FindWorker(uint64_t id);
+  const common::AgentConfig* AgentOfWorker(const Worker& w);
+  void ArmWorkerTimer(Worker& w, TimerKind kind, common::SteadyTime when);
   Session* FindSession(const std::string& key);
   const common::AgentConfig* AgentOf(const Session& s) const;
   RestartPolicy::Limits Limits() const;

@@ -14,10 +14,10 @@
 namespace laneway::supervisor {
 
 enum class TimerKind : uint8_t {
-  kRunDeadline,   // target = worker id, token = run sequence
+  kRunDeadline,   // target = worker id (one pending per worker)
   kSilence,       // target = worker id
   kGrace,         // target = worker id, token = stop sequence
-  kIdle,          // target = worker id, token = idle sequence
+  kIdle,          // target = worker id (one pending per worker)
   kBackoff,       // target = session serial
   kDrain,         // shutdown's drain_timeout
   kHousekeeping,  // periodic: session index, journal compaction, reclaiming slots

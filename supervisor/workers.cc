@@ -217,14 +217,12 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
       run.Set("record", std::move(record));
     }
     SendToWorker(w, run);
-    ++w.run_seq;
     w.turn_started = now;
-    if (agent) timers_.Arm({now + agent->run_timeout, TimerKind::kRunDeadline, w.id, w.run_seq});
+    if (agent) ArmWorkerTimer(w, TimerKind::kRunDeadline, now + agent->run_timeout);
   }
   if (w.state == WorkerState::kIdle && prev != WorkerState::kIdle) {
     w.idle_since = now;
-    ++w.idle_seq;
-    timers_.Arm({now + opt_.config.supervisor.idle_timeout, TimerKind::kIdle, w.id, w.idle_seq});
+    ArmWorkerTimer(w, TimerKind::kIdle, now + opt_.config.supervisor.idle_timeout);
   }
   if (prev == WorkerState::kStarting && w.state == WorkerState::kIdle) {
     LogLine(LogLevel::kDebug, "worker_ready")

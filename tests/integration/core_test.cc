@@ -6,7 +6,9 @@
 #include <fstream>
 #include <set>
 
+#include "cli/client.h"
 #include "common/file_lock.h"
+#include "common/protocol.h"
 #include "tests/integration/harness.h"
 
 namespace laneway::testing {
@@ -214,6 +216,45 @@ TEST(CoreTest, DownStopsTheSupervisorAndUpWorksAgain) {
   SupervisorProcess again(home);
   ASSERT_TRUE(again.Start()) << again.Log();
   EXPECT_EQ(RunCli(home, Agent("back")).out, "back\n");
+}
+
+}  // namespace
+}  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+TEST(CoreTest, ManyTurnsLeaveTheTimerHeapBoundedByWorkers) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  auto client = cli::Client::Connect(home.paths());
+  ASSERT_TRUE(client.ok());
+  constexpr int kTurns = 2000;
+  constexpr int kWindow = 200;  // in flight at once, below the socket's high-water mark
+  int sent = 0;
+  int outcomes = 0;
+  while (outcomes < kTurns) {
+    while (sent < kTurns && sent - outcomes < kWindow) {
+      Value submit = common::NewMessage(common::msg::kSubmit);
+      submit.Set("agent", "main");
+      submit.Set("session", "s" + std::to_string(sent % 4));
+      submit.Set("message", "m" + std::to_string(sent));
+      ASSERT_TRUE((*client)->Send(submit).ok());
+      ++sent;
+    }
+    auto m = (*client)->Receive(std::chrono::seconds(30));
+    ASSERT_TRUE(m.ok()) << "after " << outcomes << " outcomes";
+    if (common::MessageType(*m) == common::msg::kOutcome) {
+      EXPECT_EQ(StrField(*m, "status"), "replied");
+      ++outcomes;
+    }
+  }
+  const Value s = Status(home);
+  EXPECT_EQ(Counter(s, "turns_replied"), kTurns);
+  // Four workers: a silence, a run-deadline and an idle timer each, plus housekeeping.
+  EXPECT_LE(IntField(s, "timers_pending"), 4 * 3 + 1) << common::ToJson(s);
+  ExpectEveryTurnSettled(home);
 }
 
 }  // namespace
