@@ -129,6 +129,21 @@ void RunControl() {
   EmitRow("whole `laneway status` CLI process, median (busy vs idle)", FormatMicros(bc),
           FormatMicros(ic), FormatRatio(bc, ic),
           std::string("< 5 ms busy or not — ") + (bc < 5000 && ic < 5000 ? "met" : "MISSED"));
+  // How much of a CLI call is only starting a process that links libzmq.
+  std::vector<double> version, floor_start;
+  for (int i = 0; i < kCliCalls + 2; ++i) {
+    auto t0 = Clock::now();
+    pid_t pid = Spawn({BinDir() + "/laneway", "--version"});
+    if (pid < 0 || !WaitExit(pid, std::chrono::seconds(10))) break;
+    if (i >= 2) version.push_back(MicrosSince(t0));
+    t0 = Clock::now();
+    pid = Spawn({BinDir() + "/floor_peer"});  // prints its usage and exits
+    if (pid < 0 || !WaitExit(pid, std::chrono::seconds(10))) break;
+    if (i >= 2) floor_start.push_back(MicrosSince(t0));
+  }
+  const double v50 = Percentile(version, 50), s50 = Percentile(floor_start, 50);
+  EmitRow("↳ diagnostic: `laneway --version`, process start only, median (vs floor_peer)",
+          FormatMicros(v50), FormatMicros(s50), FormatRatio(v50, s50), "—");
   EmitNote("control: busy = " + std::to_string(kBusySessions) + " sessions in long exec turns + " +
            std::to_string(kFlowSessions) + " echo sessions in closed loop at " +
            FormatRate(flow_rate) + " turns; floor column = the same calls with nothing busy");
@@ -159,7 +174,7 @@ void RunMemory() {
       for (int i = 0; i < kIdleWorkers; ++i) {
         d.Send(SubmitBytes(i + 1, "main", "idle" + std::to_string(i), Payload()));
       }
-      for (int i = 0; i < kIdleWorkers; ++i) AwaitOutcome(d, i + 1, std::chrono::seconds(10));
+      AwaitOutcomes(d, kIdleWorkers, std::chrono::seconds(20));
       ::poll(nullptr, 0, 200);  // let the workers settle into their idle poll
       for (pid_t pid : lw.WorkerPids()) {
         MemInfo m = ReadMem(pid);
@@ -170,8 +185,8 @@ void RunMemory() {
   }
   const double lp = Percentile(lpriv, 50), fp = Percentile(fpriv, 50);
   const double ls = Percentile(lpss, 50), fs = Percentile(fpss, 50);
-  EmitRow("idle worker, private memory (Private_Clean + Private_Dirty), median of 10",
-          FormatMb(lp), FormatMb(fp), FormatRatio(lp, fp),
+  EmitRow("idle worker, private memory (Private_Clean + Private_Dirty), median of 10", FormatMb(lp),
+          FormatMb(fp), FormatRatio(lp, fp),
           std::string("≤ 1 MB — ") + (lp >= 0 && lp <= 1024 ? "met" : "MISSED"));
   EmitRow("idle worker, PSS, median of 10 alike", FormatMb(ls), FormatMb(fs), FormatRatio(ls, fs),
           "—");

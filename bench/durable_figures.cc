@@ -139,9 +139,9 @@ void RunDurable() {
   auto floor_req = [&](int64_t) { return request; };
   double lsum = 0, fsum = 0;
   for (int round = 0; round < 2; ++round) {
-    fsum += RunPipeline(f, kDurableInFlight, kDurableTurns, std::chrono::seconds(10), floor_req,
-                        any)
-                .rate();
+    fsum +=
+        RunPipeline(f, kDurableInFlight, kDurableTurns, std::chrono::seconds(10), floor_req, any)
+            .rate();
     lsum += RunPipeline(d, kDurableInFlight, kDurableTurns, std::chrono::seconds(10), lane_req,
                         accepted)
                 .rate();
@@ -152,8 +152,8 @@ void RunDurable() {
           std::string("≥ 100k/s — ") + (lrate >= 100000 ? "met" : "MISSED"));
   const double l50 = Percentile(lane_lat, 50), f50 = Percentile(floor_lat, 50);
   EmitRow("accept latency p50, one in flight (submit → accepted, no dispatch)",
-          lane_lat.empty() ? "failed" : FormatMicros(l50), FormatMicros(f50),
-          FormatRatio(l50, f50), "—");
+          lane_lat.empty() ? "failed" : FormatMicros(l50), FormatMicros(f50), FormatRatio(l50, f50),
+          "—");
   lw.Stop();
 
   // The common case: the session's worker is idle, so the turn is dispatched in
@@ -194,9 +194,9 @@ void RunJournal() {
   for (int i = 0; i < kJournalBatch; ++i) batch += frame;
   off_t offset = 0;
   auto raw_write = [&](const std::string& bytes) {
-    bool ok = ::pwrite(fd, bytes.data(), bytes.size(), offset) ==
-                  static_cast<ssize_t>(bytes.size()) &&
-              ::fdatasync(fd) == 0;
+    bool ok =
+        ::pwrite(fd, bytes.data(), bytes.size(), offset) == static_cast<ssize_t>(bytes.size()) &&
+        ::fdatasync(fd) == 0;
     offset += static_cast<off_t>(bytes.size());
     return ok;
   };

@@ -25,6 +25,11 @@ class FloorBroker {
   // Starts every process and waits (bounded) until every peer said ready.
   bool Start();
   std::string front_endpoint() const { return "ipc://" + dir_.path() + "/front.sock"; }
+  pid_t broker_pid() const { return pids_.empty() ? -1 : pids_.front(); }
+  std::vector<pid_t> peer_pids() const {
+    return pids_.size() > 1 ? std::vector<pid_t>(pids_.begin() + 1, pids_.end())
+                            : std::vector<pid_t>();
+  }
   // A request of exactly `size` bytes (>= 4) for peer `index`.
   static std::string Request(uint32_t index, size_t size);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -110,6 +111,49 @@ TempDir::~TempDir() {
   (void)rc;
 }
 
+namespace {
+
+// Processes started by Spawn and not yet reaped, for the cleanup handler; a
+// reaped entry is zeroed so that a recycled pid is never signalled.
+constexpr int kMaxChildren = 8192;
+std::atomic<pid_t> g_children[kMaxChildren];
+std::atomic<int> g_child_count{0};
+
+void Remember(pid_t pid) {
+  int i = g_child_count.load();
+  if (i < kMaxChildren) {
+    g_children[i].store(pid);
+    g_child_count.store(i + 1);
+  }
+}
+
+void Forget(pid_t pid) {
+  for (int i = g_child_count.load() - 1; i >= 0; --i) {
+    if (g_children[i].load() == pid) {
+      g_children[i].store(0);
+      return;
+    }
+  }
+}
+
+void OnTerminate(int sig) {
+  for (int i = 0; i < g_child_count.load(); ++i) {
+    pid_t pid = g_children[i].load();
+    if (pid > 0) ::kill(-pid, SIGKILL);
+  }
+  ::_exit(128 + sig);
+}
+
+}  // namespace
+
+void InstallCleanupHandler() {
+  struct sigaction sa {};
+  sa.sa_handler = OnTerminate;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
 pid_t Spawn(const std::vector<std::string>& argv, const Env& extra, const std::string& log) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -143,6 +187,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const Env& extra, const std::s
     Log("spawn " + argv[0] + ": " + std::strerror(rc));
     return -1;
   }
+  Remember(pid);
   return pid;
 }
 
@@ -157,11 +202,17 @@ bool WaitExit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
     pid_t r = ::waitpid(pid, &st, WNOHANG);
     if (r == pid || (r < 0 && errno == ECHILD)) {
       if (status) *status = st;
+      Forget(pid);
       return true;
     }
     if (Clock::now() >= deadline) return false;
     ::poll(nullptr, 0, 2);
   }
+}
+
+void Reap(pid_t pid) {
+  ::waitpid(pid, nullptr, 0);
+  Forget(pid);
 }
 
 MemInfo ReadMem(pid_t pid) {
@@ -189,6 +240,29 @@ MemInfo ReadMem(pid_t pid) {
     if (field(line, "VmRSS:", &v)) m.rss_kb = v;
   }
   return m;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(f, stat);
+  // Fields after the parenthesised command name; utime and stime are the 14th and
+  // 15th fields of the whole line, i.e. the 12th and 13th after ")".
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i >= 12) ticks += std::atof(field.c_str());
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double CpuSeconds(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (pid_t pid : pids) sum += CpuSeconds(pid);
+  return sum;
 }
 
 // ---- Laneway ----------------------------------------------------------------
@@ -354,6 +428,18 @@ std::optional<Reply> AwaitOutcome(Dealer& dealer, int64_t id, std::chrono::milli
     if (r && r->type == "outcome" && r->id == id) return r;
   }
   return std::nullopt;
+}
+
+int AwaitOutcomes(Dealer& dealer, int n, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string frame;
+  int got = 0;
+  while (got < n && Clock::now() < deadline) {
+    if (!dealer.Recv(&frame, std::chrono::milliseconds(50))) continue;
+    auto r = ParseReply(frame);
+    if (r && r->type == "outcome") ++got;
+  }
+  return got;
 }
 
 zmq::context_t& Context() {

@@ -9,7 +9,8 @@
 // Output: rows on stdout as "ROW\t<figure>\t<laneway>\t<floor>\t<ratio>\t<target>",
 // notes as "NOTE\t<text>"; progress and diagnostics on stderr.
 //
-// Thread-safety: none, except where a function says otherwise.
+// Thread-safety: none, except Context() (a ZeroMQ context is thread-safe; give
+// each thread its own Dealer).
 #ifndef LANEWAY_BENCH_HARNESS_H_
 #define LANEWAY_BENCH_HARNESS_H_
 
@@ -76,6 +77,12 @@ pid_t Spawn(const std::vector<std::string>& argv, const Env& extra = {},
 void KillGroup(pid_t pid, int sig);
 // Waits for `pid` up to `timeout`; true if it was reaped. *status gets its status.
 bool WaitExit(pid_t pid, std::chrono::milliseconds timeout, int* status = nullptr);
+// Waits for `pid` without a bound (for timing an exit that is certain).
+void Reap(pid_t pid);
+// On SIGTERM/SIGINT (bench/run.sh's time limit), SIGKILLs the process group of
+// every process Spawn started and not yet reaped, then exits. Supervisors take
+// their workers with them (PR_SET_PDEATHSIG); temp dirs stay behind.
+void InstallCleanupHandler();
 
 // Memory of one process from /proc: private = Private_Clean + Private_Dirty and
 // Pss (smaps_rollup), rss = VmRSS (status); all in KiB, -1 if unreadable.
@@ -85,6 +92,10 @@ struct MemInfo {
   double rss_kb = -1;
 };
 MemInfo ReadMem(pid_t pid);
+// CPU time (user + system, all threads) a live process used so far, in seconds;
+// 0 if unreadable. Resolution: one clock tick (10 ms).
+double CpuSeconds(pid_t pid);
+double CpuSeconds(const std::vector<pid_t>& pids);
 
 // A laneway-supervisor in a private LANEWAY_HOME (under /tmp: the real disk, so
 // the journal's fdatasync costs what it costs; or `base` if given).
@@ -154,8 +165,10 @@ struct Reply {
   std::string text;    // outcome: reply or error
 };
 std::optional<Reply> ParseReply(const std::string& frame);
-// Waits (bounded) for the outcome of request `id`, skipping other frames.
+// Waits (bounded) for the outcome of request `id`, skipping (and losing) other frames.
 std::optional<Reply> AwaitOutcome(Dealer& dealer, int64_t id, std::chrono::milliseconds timeout);
+// Waits (bounded) for `n` outcomes of any requests; returns how many arrived.
+int AwaitOutcomes(Dealer& dealer, int n, std::chrono::milliseconds timeout);
 
 // The process-wide ZeroMQ context of the bench.
 zmq::context_t& Context();

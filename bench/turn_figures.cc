@@ -44,7 +44,7 @@ struct WarmSamples {
 };
 
 // Alternates blocks of laneway turns and floor requests so that both see the
-// same moments of a shared machine. `laneway_only` skips the floor.
+// same moments of a shared machine. Without `fb`, laneway only.
 bool MeasureWarm(Laneway& lw, FloorBroker* fb, WarmSamples* out) {
   Dealer lc(Context(), lw.control_endpoint());
   const size_t size = SubmitBytes(1, "main", "warm", Payload()).size();
@@ -91,13 +91,13 @@ void RunWarm() {
   lw.Stop();
 
   // Diagnostic: the same with LANEWAY_HOME on tmpfs, where fdatasync costs nothing,
-  // to split the journal's share from the rest of the path.
+  // to split the journal's share from the rest of the path (floor interleaved anew).
   Laneway shm(EchoConfig(128), "/dev/shm");
   WarmSamples t;
-  if (shm.Start() && MeasureWarm(shm, nullptr, &t)) {
-    const double sp50 = Percentile(t.laneway, 50);
+  if (shm.Start() && MeasureWarm(shm, &fb, &t)) {
+    const double sp50 = Percentile(t.laneway, 50), tp50 = Percentile(t.floor, 50);
     EmitRow("↳ diagnostic: same, LANEWAY_HOME on tmpfs (fdatasync ≈ free), p50", FormatMicros(sp50),
-            FormatMicros(fp50), FormatRatio(sp50, fp50), "—");
+            FormatMicros(tp50), FormatRatio(sp50, tp50), "—");
   }
 }
 
@@ -133,16 +133,29 @@ void RunThroughput() {
     EmitRow("turn throughput", "warm-up failed", "", "n/a", "");
     return;
   }
-  // Two alternating rounds each; the mean rate of each side.
+  // Two alternating rounds each; the mean rate of each side, and the CPU time each
+  // process class spent per completed turn (where the difference goes).
+  const std::vector<pid_t> workers = lw.WorkerPids();
+  const std::vector<pid_t> peers = fb.peer_pids();
   double lsum = 0, fsum = 0;
+  double cpu_sup = 0, cpu_workers = 0, cpu_broker = 0, cpu_peers = 0;
+  int64_t lturns = 0, fturns = 0;
   for (int round = 0; round < 2; ++round) {
+    double b0 = CpuSeconds(fb.broker_pid()), p0 = CpuSeconds(peers);
     PipelineResult f =
         RunPipeline(fc, kInFlight, kThroughputTurns * 4, kThroughputLimit / 2, floor_req, any);
+    cpu_broker += CpuSeconds(fb.broker_pid()) - b0;
+    cpu_peers += CpuSeconds(peers) - p0;
+    double s0 = CpuSeconds(lw.pid()), w0 = CpuSeconds(workers);
     PipelineResult l =
         RunPipeline(lc, kInFlight, kThroughputTurns, kThroughputLimit / 2, laneway_req, is_outcome);
+    cpu_sup += CpuSeconds(lw.pid()) - s0;
+    cpu_workers += CpuSeconds(workers) - w0;
     base += 1000000;
     fsum += f.rate();
     lsum += l.rate();
+    fturns += f.completed;
+    lturns += l.completed;
     // Drain what is still in flight before the next round.
     std::string frame;
     while (lc.Recv(&frame, std::chrono::milliseconds(300))) {
@@ -150,6 +163,11 @@ void RunThroughput() {
     while (fc.Recv(&frame, std::chrono::milliseconds(100))) {
     }
   }
+  auto per = [](double seconds, int64_t n) { return FormatMicros(n ? seconds * 1e6 / n : 0); };
+  EmitNote("throughput: CPU per turn — laneway: supervisor " + per(cpu_sup, lturns) + ", workers " +
+           per(cpu_workers, lturns) + "; floor: broker " + per(cpu_broker, fturns) +
+           ", echo peers " + per(cpu_peers, fturns) +
+           " (user + system time from /proc/<pid>/stat, all threads)");
   const double lrate = lsum / 2, frate = fsum / 2;
   EmitRow("turn throughput, 100 sessions, 1,000 turns in flight", FormatRate(lrate),
           FormatRate(frate), FormatRatio(lrate, frate),
