@@ -258,14 +258,14 @@ void Supervisor::ReplyError(const std::string& peer, int64_t req, const std::str
   m.Set("id", req);
   m.Set("code", code);
   m.Set("error", error);
-  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+  SendNow(false, peer, common::EncodeMessage(m));
 }
 
 void Supervisor::ReplyResult(const std::string& peer, int64_t req, Value data) {
   Value m = common::NewMessage(common::msg::kResult);
   m.Set("id", req);
   m.Set("data", std::move(data));
-  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+  SendNow(false, peer, common::EncodeMessage(m));
 }
 
 void Supervisor::SendOutcome(const Waiter& w, const Turn& t) {

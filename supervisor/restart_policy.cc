@@ -14,9 +14,12 @@ RestartPolicy::Decision RestartPolicy::OnFault(common::SteadyTime now) {
     d.parked = true;
     return d;
   }
-  // 1st death in the window: backoff, 2nd: 2x, ... capped.
+  // The first death in the window restarts at once: a single timeout or crash
+  // should cost the session's next turn nothing but a worker start. From the second
+  // on: backoff, 2x, 4x, ... capped; restart_limit parks a crash loop either way.
+  if (deaths_.size() == 1) return d;
   auto delay = limits_.backoff;
-  for (size_t i = 1; i < deaths_.size() && delay < limits_.backoff_max; ++i) delay *= 2;
+  for (size_t i = 2; i < deaths_.size() && delay < limits_.backoff_max; ++i) delay *= 2;
   d.delay = std::min(delay, limits_.backoff_max);
   return d;
 }

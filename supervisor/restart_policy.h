@@ -1,7 +1,8 @@
 // Restart intensity (OTP) with back-off (s6): a session whose worker dies of a
 // fault `limit` times within `window` is parked: its turns are rejected until
-// an operator restarts it. Between deaths, the next start waits a back-off that
-// doubles from `backoff` up to `backoff_max`.
+// an operator restarts it. The first death in a window restarts at once; from the
+// second on, the next start waits a back-off that doubles from `backoff` up to
+// `backoff_max`.
 //
 // Pure logic over an injected time; unit-tested without sleeping.
 #ifndef LANEWAY_SUPERVISOR_RESTART_POLICY_H_

@@ -312,25 +312,27 @@ void Supervisor::FireTimers() {
   }
 }
 
-void Supervisor::FlushOutbox() {
-  for (Outgoing& out : outbox_) {
-    zmq::socket_t& sock = out.to_worker ? impl_->workers : impl_->control;
-    try {
-      zmq::message_t id(out.peer.data(), out.peer.size());
-      zmq::message_t body(out.bytes.data(), out.bytes.size());
-      if (!sock.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
-          !sock.send(body, zmq::send_flags::dontwait)) {
-        ++counters_.undeliverable;  // high-water mark reached: peer is not reading
-      }
-    } catch (const zmq::error_t& e) {
-      // EHOSTUNREACH: the CLI went away (Ctrl-C) or the worker is gone. The turn's
-      // outcome stays available to `laneway wait`.
-      ++counters_.undeliverable;
-      LogLine(LogLevel::kDebug, "undeliverable")
-          .Kv("to", out.to_worker ? "worker" : "client")
-          .Kv("error", e.what());
+void Supervisor::SendNow(bool to_worker, const std::string& peer, const std::string& bytes) {
+  zmq::socket_t& sock = to_worker ? impl_->workers : impl_->control;
+  try {
+    zmq::message_t id(peer.data(), peer.size());
+    zmq::message_t body(bytes.data(), bytes.size());
+    if (!sock.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+        !sock.send(body, zmq::send_flags::dontwait)) {
+      ++counters_.undeliverable;  // high-water mark reached: peer is not reading
     }
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the CLI went away (Ctrl-C) or the worker is gone. A turn's
+    // outcome stays available to `laneway wait`.
+    ++counters_.undeliverable;
+    LogLine(LogLevel::kDebug, "undeliverable")
+        .Kv("to", to_worker ? "worker" : "client")
+        .Kv("error", e.what());
   }
+}
+
+void Supervisor::FlushOutbox() {
+  for (const Outgoing& out : outbox_) SendNow(out.to_worker, out.peer, out.bytes);
   outbox_.clear();
 }
 

@@ -3,9 +3,11 @@
 // One thread polls the control ROUTER (CLI), the worker ROUTER, a signalfd
 // (SIGCHLD, SIGTERM, SIGINT, SIGHUP) and a timer heap. It never runs agent code
 // and never blocks on anything but that poll, so control requests are answered
-// in microseconds whatever the workers do. Every send is queued in an outbox and
+// in microseconds whatever the workers do. Every send that speaks for the journal
+// (an acknowledgement, a dispatched run, an outcome) is queued in an outbox and
 // flushed after the iteration's journal commit: nothing is acknowledged, and no
-// turn is dispatched, before the journal holds it.
+// turn is dispatched, before the journal holds it. Replies that say nothing about
+// turns (status, errors, operator results, refusals) go out at once.
 //
 // Thread-safety: none; everything runs on the loop thread.
 #ifndef LANEWAY_SUPERVISOR_SUPERVISOR_H_
@@ -163,6 +165,8 @@ class Supervisor {
   void ReapChildren();
   void FireTimers();
   void FlushOutbox();
+  // Sends one message at once (replies that do not wait for the journal).
+  void SendNow(bool to_worker, const std::string& peer, const std::string& bytes);
   void Housekeeping();
 
   // Control plane (control.cc).

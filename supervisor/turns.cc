@@ -47,7 +47,7 @@ void Supervisor::Reject(const std::string& peer, int64_t req, const std::string&
   m.Set("session", session);
   m.Set("status", common::TurnStatusName(TurnStatus::kRejected));
   m.Set("error", reason);
-  outbox_.push_back({false, peer, common::EncodeMessage(m)});
+  SendNow(false, peer, common::EncodeMessage(m));  // nothing was journaled for it
   LogLine(LogLevel::kInfo, "turn_rejected").Kv("session", session).Kv("reason", reason);
 }
 

@@ -92,10 +92,10 @@ TEST(RestartPolicyTest, FaultJustInsideTheWindowStillCounts) {
   EXPECT_TRUE(p.OnFault(clock.Now()).parked);
 }
 
-TEST(RestartPolicyTest, BackoffDoublesFromBackoffAndCapsAtBackoffMax) {
+TEST(RestartPolicyTest, FirstFaultRestartsAtOnceThenBackoffDoublesAndCaps) {
   FakeClock clock;
   RestartPolicy p(MakeLimits(100, 1h, 100ms, 1000ms));
-  const std::vector<ms> want = {100ms, 200ms, 400ms, 800ms, 1000ms, 1000ms, 1000ms};
+  const std::vector<ms> want = {0ms, 100ms, 200ms, 400ms, 800ms, 1000ms, 1000ms, 1000ms};
   for (size_t i = 0; i < want.size(); ++i) {
     RestartPolicy::Decision d = p.OnFault(clock.Now());
     ASSERT_FALSE(d.parked);
@@ -122,6 +122,7 @@ TEST(RestartPolicyTest, BackoffStaysCappedForManyFaults) {
 TEST(RestartPolicyTest, BackoffThatIsNotAPowerOfTwoDivisorStillCapsExactly) {
   FakeClock clock;
   RestartPolicy p(MakeLimits(100, 1h, 300ms, 1000ms));
+  EXPECT_EQ(p.OnFault(clock.Now()).delay, 0ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 300ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 600ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 1000ms);
@@ -131,9 +132,11 @@ TEST(RestartPolicyTest, BackoffThatIsNotAPowerOfTwoDivisorStillCapsExactly) {
 TEST(RestartPolicyTest, BackoffStartsOverOnceOldFaultsLeaveTheWindow) {
   FakeClock clock;
   RestartPolicy p(MakeLimits(10, 10s, 100ms, 5s));
+  EXPECT_EQ(p.OnFault(clock.Now()).delay, 0ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 100ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 200ms);
   clock.Advance(11s);
+  EXPECT_EQ(p.OnFault(clock.Now()).delay, 0ms);
   EXPECT_EQ(p.OnFault(clock.Now()).delay, 100ms);
 }
 
@@ -157,7 +160,7 @@ TEST(RestartPolicyTest, ResetUnparksAndForgetsPastFaults) {
   // A fresh start: two more faults right away do not park, and back-off restarts.
   RestartPolicy::Decision d = p.OnFault(clock.Now());
   EXPECT_FALSE(d.parked);
-  EXPECT_EQ(d.delay, 100ms);
+  EXPECT_EQ(d.delay, 0ms);
   EXPECT_FALSE(p.OnFault(clock.Now()).parked);
   EXPECT_TRUE(p.OnFault(clock.Now()).parked);
 }
