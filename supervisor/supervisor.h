@@ -64,6 +64,7 @@ struct Turn {
   common::SteadyTime accepted_at{};
   uint32_t attempts = 0;
   common::TurnStatus status = common::TurnStatus::kPending;
+  bool start_journaled = false;  // its next start record went out with its accept
   std::string text;  // reply, or error when failed
   std::vector<Waiter> waiters;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "supervisor/recovery.h"
@@ -61,6 +62,27 @@ void Supervisor::CommitAccepts() {
       }
     }
     return;
+  }
+  // A turn that an idle worker will take as soon as it is queued gets its start
+  // record in this same batch: one fdatasync covers both, instead of one for the
+  // accept and another for the run. (If the batch fails, both are dropped with it.)
+  if (journal_) {
+    std::unordered_set<std::string> claimed;
+    for (uint64_t id : pending_accepts_) {
+      Turn& t = turns_[id];
+      Session* s = FindSession(t.session);
+      Worker* w = s && s->worker_id ? FindWorker(s->worker_id) : nullptr;
+      if (!w || w->state != WorkerState::kIdle || !s->queue.empty() || shutting_down_ ||
+          !claimed.insert(t.session).second) {
+        continue;
+      }
+      JournalRecord r;
+      r.type = JournalRecord::Type::kStart;
+      r.turn_id = id;
+      r.attempt = t.attempts + 1;
+      journal_->Append(r);
+      t.start_journaled = true;
+    }
   }
   Status st = journal_ ? journal_->Commit() : Status::Ok();
   if (!st.ok()) {
@@ -122,6 +144,9 @@ void Supervisor::CommitAccepts() {
     }
     index_dirty_ = true;
   }
+  // Everything queued so far is durable now: acknowledge before spawning workers
+  // (a fork takes milliseconds) rather than after.
+  FlushOutbox();
   for (Session* s : touched) Schedule(*s);
   // Start records written by the dispatches above go out before the runs do.
   if (journal_ && journal_->pending() > 0) {

@@ -193,7 +193,9 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
       if (!text.empty()) text += "\n\n";
       text += turn.message;
       ids.Push(id);
-      if (journal_) {
+      if (turn.start_journaled) {
+        turn.start_journaled = false;  // written with its accept record
+      } else if (journal_) {
         JournalRecord r;
         r.type = JournalRecord::Type::kStart;
         r.turn_id = id;

@@ -387,3 +387,31 @@ TEST(DurabilityTest, TurnRunningThroughMaxAttemptsSupervisorDeathsEndsPoison) {
 
 }  // namespace
 }  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+// A turn given straight to an idle worker has its start record written in the same
+// batch as its accept record. After a crash it must count as running, not queued.
+TEST(DurabilityTest, TurnDispatchedToAnIdleWorkerIsRecordedAsStarted) {
+  TempHome home;
+  auto sup = std::make_unique<SupervisorProcess>(home);
+  ASSERT_TRUE(sup->Start(ExecConfig(home))) << sup->Log();
+  ASSERT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "warm up"}).code, 0);
+  ASSERT_EQ(StrField(WorkerOf(home, "agent:main:main"), "state"), "idle");
+  const int64_t id = SendPending(home, "main", "main", "gate-warm");
+  ASSERT_TRUE(
+      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  sup->Signal(SIGKILL);
+  sup->WaitExit();
+  home.OpenGate();
+  SupervisorProcess next(home);
+  ASSERT_TRUE(next.Start()) << next.Log();
+  CliResult r = Wait(home, id);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\"status\":\"interrupted\"")) << r.out;
+  ExpectEveryTurnSettled(home);
+}
+
+}  // namespace
+}  // namespace laneway::testing
