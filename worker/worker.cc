@@ -2,14 +2,12 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <zmq.hpp>
 
 #include "common/file_lock.h"
@@ -17,6 +15,7 @@
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "common/transcript.h"
+#include "worker/runner_thread.h"
 #include "worker/runners/runner.h"
 
 namespace laneway::worker {
@@ -60,6 +59,12 @@ class WorkerLoop {
 
  private:
   bool Send(const Value& m);
+  // Exit code for leaving the loop. With a turn running on the runner thread,
+  // unwinding would wait for the agent: leave the process at once instead.
+  int Leave(int code) {
+    if (busy_ && runner_thread_) ::_exit(code);
+    return code;
+  }
   void StartTurn(const Value& run);
   void FinishTurn();
 
@@ -68,8 +73,7 @@ class WorkerLoop {
   zmq::socket_t sock_;
   std::unique_ptr<common::Transcript> transcript_;
   std::unique_ptr<Runner> runner_;
-  int done_fd_ = -1;
-  std::thread thread_;
+  std::unique_ptr<RunnerThread> runner_thread_;  // only for runners that block
   bool busy_ = false;
   uint64_t turn_id_ = 0;
   TurnOutput output_;
@@ -118,16 +122,15 @@ void WorkerLoop::StartTurn(const Value& run) {
   }
   busy_ = true;
   turn_id_ = in.turn_id;
-  thread_ = std::thread([this, in = std::move(in)] {
+  if (runner_thread_) {
+    runner_thread_->Submit(std::move(in));
+  } else {
     output_ = runner_->Run(in);
-    uint64_t one = 1;
-    ssize_t n = ::write(done_fd_, &one, sizeof one);
-    (void)n;
-  });
+    FinishTurn();
+  }
 }
 
 void WorkerLoop::FinishTurn() {
-  thread_.join();
   busy_ = false;
   const size_t limit = o_.max_message_bytes > 8192 ? o_.max_message_bytes - 4096 : 4096;
   if (output_.ok && output_.text.size() > limit) {
@@ -207,8 +210,14 @@ int WorkerLoop::Run() {
     return kWorkerExitSetup;
   }
   runner_ = std::move(r).value();
-  done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (done_fd_ < 0) return kWorkerExitSetup;
+  if (runner_->Blocks()) {
+    auto t = RunnerThread::Start(runner_.get());
+    if (!t.ok()) {
+      LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", t.status().message());
+      return kWorkerExitSetup;
+    }
+    runner_thread_ = std::move(t).value();
+  }
 
   Value hello = common::NewMessage(common::msg::kHello);
   hello.Set("worker_id", o_.worker_id);
@@ -216,58 +225,61 @@ int WorkerLoop::Run() {
   hello.Set("pid", static_cast<int64_t>(::getpid()));
   Send(hello);
 
+  auto next_parent_check = std::chrono::steady_clock::now();
   for (;;) {
-    if (::getppid() != o_.supervisor_pid) {
-      LogLine(LogLevel::kWarn, "supervisor_gone").Kv("session", o_.session);
-      ::kill(0, SIGKILL);  // the agent command and its children go with us
-      return kWorkerExitSupervisorGone;
-    }
-    zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, done_fd_, ZMQ_POLLIN, 0}};
-    auto since = std::chrono::steady_clock::now() - last_sent_;
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(o_.heartbeat - since);
-    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
-    try {
-      zmq::poll(items, 2, wait);
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return kWorkerExitProtocol;
-    }
-    if (items[1].revents & ZMQ_POLLIN) {
-      uint64_t v;
-      ssize_t n = ::read(done_fd_, &v, sizeof v);
-      (void)n;
-      FinishTurn();
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
+    // Everything that is already there first, then poll: one wake-up per burst.
+    for (;;) {
       zmq::message_t frame;
-      if (!sock_.recv(frame, zmq::recv_flags::dontwait)) continue;
+      if (!sock_.recv(frame, zmq::recv_flags::dontwait)) break;
       auto m = common::DecodeMessage(frame.data(), frame.size(), o_.max_message_bytes * 4);
       if (!m.ok()) {
         LogLine(LogLevel::kError, "bad_supervisor_message").Kv("error", m.status().message());
-        return kWorkerExitProtocol;
+        return Leave(kWorkerExitProtocol);
       }
       const std::string& type = common::MessageType(*m);
       if (type == common::msg::kRun) {
         if (busy_ || !m->GetInt("turn_id").ok()) {
           LogLine(LogLevel::kError, "bad_run").Kv("busy", busy_ ? "yes" : "no");
-          return kWorkerExitProtocol;
+          return Leave(kWorkerExitProtocol);
         }
         StartTurn(*m);
       } else if (type == common::msg::kStop) {
-        // The supervisor stops only idle workers; if a turn is somehow running,
-        // leave without unwinding under the runner thread's feet.
-        if (busy_) ::_exit(kWorkerExitOk);
-        return kWorkerExitOk;
+        return Leave(kWorkerExitOk);  // sent to idle workers only
       } else {
         LogLine(LogLevel::kError, "bad_supervisor_message").Kv("type", type);
-        return kWorkerExitProtocol;
+        return Leave(kWorkerExitProtocol);
       }
     }
-    if (std::chrono::steady_clock::now() - last_sent_ >= o_.heartbeat) {
+    const auto now = std::chrono::steady_clock::now();
+    // PR_SET_PDEATHSIG normally tells us; this catches the rest, once a tick.
+    if (now >= next_parent_check) {
+      if (::getppid() != o_.supervisor_pid) {
+        LogLine(LogLevel::kWarn, "supervisor_gone").Kv("session", o_.session);
+        ::kill(0, SIGKILL);  // the agent command and its children go with us
+        return kWorkerExitSupervisorGone;
+      }
+      next_parent_check = now + o_.heartbeat;
+    }
+    if (now - last_sent_ >= o_.heartbeat) {
       Value hb = common::NewMessage(common::msg::kHeartbeat);
       if (busy_) hb.Set("turn_id", turn_id_);
       Send(hb);
+    }
+    zmq::pollitem_t items[] = {
+        {sock_.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, runner_thread_ ? runner_thread_->done_fd() : -1, ZMQ_POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        o_.heartbeat - (std::chrono::steady_clock::now() - last_sent_));
+    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    try {
+      zmq::poll(items, runner_thread_ ? 2 : 1, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Leave(kWorkerExitProtocol);
+    }
+    if (runner_thread_ && (items[1].revents & ZMQ_POLLIN)) {
+      output_ = runner_thread_->Take();
+      FinishTurn();
     }
   }
 }

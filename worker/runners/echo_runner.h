@@ -10,6 +10,7 @@ namespace laneway::worker {
 class EchoRunner : public Runner {
  public:
   TurnOutput Run(const TurnInput& input) override { return {true, input.message}; }
+  bool Blocks() const override { return false; }
 };
 
 }  // namespace laneway::worker

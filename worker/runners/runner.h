@@ -33,6 +33,9 @@ class Runner {
  public:
   virtual ~Runner() = default;
   virtual TurnOutput Run(const TurnInput& input) = 0;
+  // False for runners that return at once without I/O (echo): the worker then runs
+  // them on its main thread instead of handing them to its runner thread.
+  virtual bool Blocks() const { return true; }
 };
 
 struct RunnerOptions {
