@@ -457,6 +457,11 @@ void Supervisor::BeginShutdown(const std::string& why) {
 
 void Supervisor::CheckShutdownDone() {
   if (!shutting_down_ || !workers_.empty() || exit_loop_) return;
+  if (index_dirty_) WriteSessionIndex();
+  exit_loop_ = true;  // Run() sends the last notices once the journal is synced
+}
+
+void Supervisor::NotifyPendingWaiters() {
   // Turns still queued stay in the journal as accepted: the next supervisor runs
   // them. Whoever waits on one learns that it is still pending.
   for (auto& [id, t] : turns_) {
@@ -465,8 +470,6 @@ void Supervisor::CheckShutdownDone() {
     waiting_clients_ -= t.waiters.size();
     t.waiters.clear();
   }
-  if (index_dirty_) WriteSessionIndex();
-  exit_loop_ = true;
 }
 
 }  // namespace laneway::supervisor

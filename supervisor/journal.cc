@@ -413,7 +413,16 @@ void Journal::Append(const JournalRecord& record) {
   ++pending_count_;
 }
 
-Status Journal::Commit() {
+Status Journal::Commit() { return WriteBatch(options_.sync); }
+
+Status Journal::Write() { return WriteBatch(false); }
+
+Status Journal::Sync() {
+  if (options_.sync && fdatasync(fd_) != 0) return OsError("journal sync", errno);
+  return Status::Ok();
+}
+
+Status Journal::WriteBatch(bool sync) {
   if (batch_.empty()) return Status::Ok();
   Status s;
   // An earlier failed batch whose bytes could not be cut off: cut them first, or
@@ -428,7 +437,7 @@ Status Journal::Commit() {
   if (s.ok() && batch_oversize_) s = TooLarge();
   if (s.ok() && options_.write_hook) s = options_.write_hook(batch_.size());
   if (s.ok()) s = WriteAt(fd_, committed_size_, batch_, "journal write");
-  if (s.ok() && options_.sync && fdatasync(fd_) != 0) s = OsError("journal sync", errno);
+  if (s.ok() && sync && fdatasync(fd_) != 0) s = OsError("journal sync", errno);
 
   if (s.ok()) {
     committed_size_ += batch_.size();

@@ -80,6 +80,13 @@ class Journal {
   // file is truncated back to the last committed size, the batch is dropped, and the
   // error (e.g. "journal write: No space left on device") returned.
   common::Status Commit();
+  // Commit() without the fdatasync: the batch reaches the page cache only. The
+  // supervisor's loop calls this and leaves Sync() to its sync thread.
+  common::Status Write();
+  // fdatasync of everything written so far (a no-op when Options::sync is off).
+  // Safe to call from another thread while the owner calls Write() or Append();
+  // not while it calls Compact(), which replaces the file.
+  common::Status Sync();
   // Replaces the journal with exactly `live` (written to a temp file, fsynced,
   // renamed over, directory fsynced). Used when size_bytes() passes a threshold.
   common::Status Compact(const std::vector<JournalRecord>& live);
@@ -89,6 +96,7 @@ class Journal {
 
  private:
   Journal(Options options, std::string path, int fd, uint64_t size);
+  common::Status WriteBatch(bool sync);
   Options options_;
   std::string path_;
   int fd_ = -1;

@@ -120,6 +120,9 @@ Status Supervisor::Start(int* exit_code) {
     *exit_code = kExitStartup;
     return Status::IoError("cannot open the journal in " + p.journal_dir + ": " + journal_error_);
   }
+  auto syncer = JournalSyncer::Start(journal_.get());
+  if (!syncer.ok()) return syncer.status();
+  syncer_ = std::move(syncer).value();
   timers_.Arm({started_at_ + kHousekeepingInterval, TimerKind::kHousekeeping});
   LogLine(LogLevel::kInfo, "supervisor_started")
       .Kv("pid", static_cast<int64_t>(::getpid()))
@@ -133,8 +136,26 @@ Status Supervisor::Start(int* exit_code) {
 
 int Supervisor::Run() {
   while (!exit_loop_) PollOnce();
-  // Final flush: outcomes and "pending" notices of the last iteration.
-  if (journal_ && journal_->pending() > 0) (void)journal_->Commit();
+  // Last: make everything written durable here and now, then release what waited
+  // for it. Turns accepted but not yet acknowledged are journaled and queued; their
+  // senders learn that they are pending.
+  const bool wrote = journal_->pending() > 0;
+  Status st = journal_->Commit();
+  if (st.ok()) {
+    if (wrote) ++written_batch_;
+    synced_batch_ = written_batch_;
+  }
+  while (!awaiting_sync_.empty()) {
+    AwaitingSync batch = std::move(awaiting_sync_.front());
+    awaiting_sync_.pop_front();
+    if (st.ok()) {
+      AcceptDurable(batch);
+    } else {
+      for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, st);
+    }
+  }
+  NotifyPendingWaiters();
+  for (Outgoing& out : outbox_) out.after_batch = 0;
   FlushOutbox();
   LogLine(LogLevel::kInfo, "supervisor_stopped").Kv("pid", static_cast<int64_t>(::getpid()));
   return kExitOk;
@@ -147,17 +168,18 @@ void Supervisor::PollOnce() {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
     timeout_ms = std::clamp<long>(d, 0, 1000);
   }
-  if (!outbox_.empty() || !pending_accepts_.empty()) timeout_ms = 0;
   zmq::pollitem_t items[] = {
       {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
       {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+      {nullptr, syncer_->done_fd(), ZMQ_POLLIN, 0},
   };
   try {
-    zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
+  if (items[3].revents & ZMQ_POLLIN) OnSyncDone();
   if (items[2].revents & ZMQ_POLLIN) HandleSignals();
 
   // Read both sockets, bounded per iteration so neither starves the other or timers.
@@ -193,7 +215,7 @@ void Supervisor::PollOnce() {
     }
   }
   FireTimers();
-  CommitAccepts();
+  WriteBatch();
   FlushOutbox();
 }
 
@@ -332,8 +354,19 @@ void Supervisor::SendNow(bool to_worker, const std::string& peer, const std::str
 }
 
 void Supervisor::FlushOutbox() {
-  for (const Outgoing& out : outbox_) SendNow(out.to_worker, out.peer, out.bytes);
-  outbox_.clear();
+  // Readiness is monotonic in after_batch, so skipping a waiting entry never lets a
+  // later message that depends on it overtake it.
+  size_t kept = 0;
+  for (size_t i = 0; i < outbox_.size(); ++i) {
+    Outgoing& out = outbox_[i];
+    if (out.after_batch <= synced_batch_) {
+      SendNow(out.to_worker, out.peer, out.bytes);
+    } else {
+      if (kept != i) outbox_[kept] = std::move(out);
+      ++kept;
+    }
+  }
+  outbox_.resize(kept);
 }
 
 void Supervisor::Housekeeping() {

@@ -31,6 +31,7 @@
 #include "common/protocol.h"
 #include "common/value.h"
 #include "supervisor/journal.h"
+#include "supervisor/journal_syncer.h"
 #include "supervisor/restart_policy.h"
 #include "supervisor/scheduler.h"
 #include "supervisor/spawner.h"
@@ -65,7 +66,7 @@ struct Turn {
   uint32_t attempts = 0;
   common::TurnStatus status = common::TurnStatus::kPending;
   bool start_journaled = false;  // its next start record went out with its accept
-  std::string text;  // reply, or error when failed
+  std::string text;              // reply, or error when failed
   std::vector<Waiter> waiters;
 };
 
@@ -165,6 +166,7 @@ class Supervisor {
   void HandleSignals();
   void ReapChildren();
   void FireTimers();
+  // Sends every queued message whose journal batch is durable, in order.
   void FlushOutbox();
   // Sends one message at once (replies that do not wait for the journal).
   void SendNow(bool to_worker, const std::string& peer, const std::string& bytes);
@@ -186,7 +188,27 @@ class Supervisor {
   void SendOutcome(const Waiter& w, const Turn& t);
 
   // Turns (turns.cc).
-  void CommitAccepts();
+  struct PendingAck {
+    std::string peer;
+    int64_t req;
+    uint64_t turn_id;
+  };
+  // Turns whose accept records are written in `batch`, waiting for it to be durable.
+  struct AwaitingSync {
+    uint64_t batch;
+    std::vector<uint64_t> turn_ids;
+    std::vector<PendingAck> acks;
+  };
+  // End of each iteration: writes the batch (no sync), hands it to the sync thread,
+  // tags this iteration's sends with the batch they wait for.
+  void WriteBatch();
+  // The sync thread made a batch durable: acknowledge and queue its turns, release
+  // the sends that waited for it.
+  void OnSyncDone();
+  void AcceptDurable(const AwaitingSync& batch);
+  void RefuseUnjournaled(uint64_t turn_id, const common::Status& why);
+  void NoteJournalFailure(const common::Status& st);
+  void NotifyPendingWaiters();
   void Reject(const std::string& peer, int64_t req, const std::string& session,
               const std::string& reason);
   void EndTurn(uint64_t turn_id, common::TurnStatus status, const std::string& text);
@@ -229,6 +251,7 @@ class Supervisor {
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<common::FileLock> instance_lock_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<JournalSyncer> syncer_;  // after journal_: destroyed before it
   std::unique_ptr<Spawner> spawner_;
   TimerQueue timers_;
   Counters counters_;
@@ -240,19 +263,19 @@ class Supervisor {
   std::unordered_map<uint64_t, Turn> turns_;  // live and recently finished
   std::deque<uint64_t> done_order_;           // finished turns, oldest first
   Admission admission_;
-  std::vector<uint64_t> pending_accepts_;  // turn ids awaiting journal commit
-  struct PendingAck {
-    std::string peer;
-    int64_t req;
-    uint64_t turn_id;
-  };
+  std::vector<uint64_t> pending_accepts_;  // submitted this iteration, not yet written
   std::vector<PendingAck> pending_acks_;
+  std::deque<AwaitingSync> awaiting_sync_;
+  static constexpr uint64_t kUntagged = ~0ull;
   struct Outgoing {
     bool to_worker;
     std::string peer;
     std::string bytes;
+    uint64_t after_batch = kUntagged;  // sent once this journal batch is durable
   };
   std::vector<Outgoing> outbox_;
+  uint64_t written_batch_ = 0;  // batches written to the journal file so far
+  uint64_t synced_batch_ = 0;   // of those, durable
 
   uint64_t next_turn_id_ = 1;
   uint64_t next_worker_id_ = 1;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "supervisor/journal_syncer.h"
 #include "supervisor/recovery.h"
 #include "supervisor/supervisor.h"
 
@@ -52,70 +53,108 @@ void Supervisor::Reject(const std::string& peer, int64_t req, const std::string&
   LogLine(LogLevel::kInfo, "turn_rejected").Kv("session", session).Kv("reason", reason);
 }
 
-void Supervisor::CommitAccepts() {
-  if (pending_accepts_.empty()) {
-    if (journal_ && journal_->pending() > 0) {
-      Status st = journal_->Commit();
-      if (!st.ok()) {
-        ++counters_.journal_errors;
-        LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
-      }
-    }
-    return;
-  }
+void Supervisor::WriteBatch() {
   // A turn that an idle worker will take as soon as it is queued gets its start
   // record in this same batch: one fdatasync covers both, instead of one for the
   // accept and another for the run. (If the batch fails, both are dropped with it.)
-  if (journal_) {
-    std::unordered_set<std::string> claimed;
-    for (uint64_t id : pending_accepts_) {
-      Turn& t = turns_[id];
-      Session* s = FindSession(t.session);
-      Worker* w = s && s->worker_id ? FindWorker(s->worker_id) : nullptr;
-      if (!w || w->state != WorkerState::kIdle || !s->queue.empty() || shutting_down_ ||
-          !claimed.insert(t.session).second) {
-        continue;
-      }
-      JournalRecord r;
-      r.type = JournalRecord::Type::kStart;
-      r.turn_id = id;
-      r.attempt = t.attempts + 1;
-      journal_->Append(r);
-      t.start_journaled = true;
+  std::unordered_set<std::string> claimed;
+  for (uint64_t id : pending_accepts_) {
+    Turn& t = turns_[id];
+    Session* s = FindSession(t.session);
+    Worker* w = s && s->worker_id ? FindWorker(s->worker_id) : nullptr;
+    if (!w || w->state != WorkerState::kIdle || !s->queue.empty() || shutting_down_ ||
+        !claimed.insert(t.session).second) {
+      continue;
+    }
+    JournalRecord r;
+    r.type = JournalRecord::Type::kStart;
+    r.turn_id = id;
+    r.attempt = t.attempts + 1;
+    journal_->Append(r);
+    t.start_journaled = true;
+  }
+  Status st = Status::Ok();
+  if (journal_->pending() > 0) {
+    // To the page cache only; the sync thread makes it durable. ENOSPC, EFBIG and
+    // the like show up here, at once, and the batch is cut off the file again.
+    st = journal_->Write();
+    if (st.ok()) {
+      ++written_batch_;
+    } else {
+      NoteJournalFailure(st);
     }
   }
-  Status st = journal_ ? journal_->Commit() : Status::Ok();
-  if (!st.ok()) {
-    ++counters_.journal_errors;
-    if (!journal_failing_) {
-      LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+  if (!pending_accepts_.empty()) {
+    std::vector<uint64_t> ids = std::move(pending_accepts_);
+    std::vector<PendingAck> acks = std::move(pending_acks_);
+    pending_accepts_.clear();
+    pending_acks_.clear();
+    if (st.ok()) {
+      awaiting_sync_.push_back({written_batch_, std::move(ids), std::move(acks)});
+    } else {
+      for (uint64_t id : ids) RefuseUnjournaled(id, st);
     }
-    journal_failing_ = true;
-    journal_error_ = st.message();
+  }
+  // What this iteration queued to send depends on records up to this batch.
+  for (auto it = outbox_.rbegin(); it != outbox_.rend() && it->after_batch == kUntagged; ++it) {
+    it->after_batch = written_batch_;
+  }
+  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Request(written_batch_);
+}
+
+void Supervisor::OnSyncDone() {
+  JournalSyncer::Done done = syncer_->Take();
+  if (!done.status.ok()) {
+    // The records are in the file but may not be on disk. Turns not yet
+    // acknowledged are refused; outcomes and runs already decided go out.
+    NoteJournalFailure(done.status);
   } else if (journal_failing_) {
     journal_failing_ = false;
     LogLine(LogLevel::kInfo, "journal_recovered");
   }
-  std::vector<uint64_t> accepted = std::move(pending_accepts_);
-  std::vector<PendingAck> acks = std::move(pending_acks_);
-  pending_accepts_.clear();
-  pending_acks_.clear();
+  synced_batch_ = std::max(synced_batch_, done.batch);
+  while (!awaiting_sync_.empty() && awaiting_sync_.front().batch <= synced_batch_) {
+    AwaitingSync batch = std::move(awaiting_sync_.front());
+    awaiting_sync_.pop_front();
+    if (done.status.ok()) {
+      AcceptDurable(batch);
+    } else {
+      for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, done.status);
+    }
+  }
+  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Request(written_batch_);
+}
+
+void Supervisor::NoteJournalFailure(const Status& st) {
+  ++counters_.journal_errors;
+  if (!journal_failing_) {
+    LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+  }
+  journal_failing_ = true;
+  journal_error_ = st.message();
+}
+
+void Supervisor::RefuseUnjournaled(uint64_t id, const Status& st) {
+  auto it = turns_.find(id);
+  if (it == turns_.end()) return;
+  Turn& t = it->second;
+  if (Session* s = FindSession(t.session)) --s->pending_accepts;
+  // Never acknowledged, so nothing is lost: the sender is told to retry.
+  for (const Waiter& w : t.waiters) {
+    Reject(w.peer, w.request_id, t.session,
+           "not accepted: the journal cannot be written (" + st.message() +
+               "); nothing was queued, retry later");
+  }
+  waiting_clients_ -= t.waiters.size();
+  turns_.erase(it);
+}
+
+void Supervisor::AcceptDurable(const AwaitingSync& batch) {
   std::vector<Session*> touched;
-  for (uint64_t id : accepted) {
+  for (uint64_t id : batch.turn_ids) {
     Turn& t = turns_[id];
     Session& s = GetOrCreateSession(t.session, t.agent);
     --s.pending_accepts;
-    if (!st.ok()) {
-      // Never acknowledged, so nothing is lost: the sender is told to retry.
-      for (const Waiter& w : t.waiters) {
-        Reject(w.peer, w.request_id, t.session,
-               "not accepted: the journal cannot be written (" + st.message() +
-                   "); nothing was queued, retry later");
-      }
-      waiting_clients_ -= t.waiters.size();
-      turns_.erase(id);
-      continue;
-    }
     ++counters_.turns_accepted;
     ++unfinished_turns_;
     ++s.turns_total;
@@ -133,29 +172,19 @@ void Supervisor::CommitAccepts() {
     }
     touched.push_back(&s);
   }
-  if (st.ok()) {
-    for (const PendingAck& a : acks) {
-      Value m = common::NewMessage(common::msg::kAccepted);
-      m.Set("id", a.req);
-      m.Set("turn_id", a.turn_id);
-      auto it = turns_.find(a.turn_id);
-      m.Set("session", it != turns_.end() ? it->second.session : "");
-      outbox_.push_back({false, a.peer, common::EncodeMessage(m)});
-    }
-    index_dirty_ = true;
+  for (const PendingAck& a : batch.acks) {
+    Value m = common::NewMessage(common::msg::kAccepted);
+    m.Set("id", a.req);
+    m.Set("turn_id", a.turn_id);
+    auto it = turns_.find(a.turn_id);
+    m.Set("session", it != turns_.end() ? it->second.session : "");
+    // Durable already: this one need not wait for what the loop writes next.
+    outbox_.push_back({false, a.peer, common::EncodeMessage(m), batch.batch});
   }
-  // Everything queued so far is durable now: acknowledge before spawning workers
-  // (a fork takes milliseconds) rather than after.
+  index_dirty_ = true;
+  // Acknowledge before spawning workers (a fork takes milliseconds), not after.
   FlushOutbox();
   for (Session* s : touched) Schedule(*s);
-  // Start records written by the dispatches above go out before the runs do.
-  if (journal_ && journal_->pending() > 0) {
-    Status st2 = journal_->Commit();
-    if (!st2.ok()) {
-      ++counters_.journal_errors;
-      LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st2.message());
-    }
-  }
 }
 
 void Supervisor::EndBatch(const Batch& batch, TurnStatus status, const std::string& text) {
@@ -338,8 +367,11 @@ void Supervisor::MaybeCompactJournal() {
   }
   std::sort(state.turns.begin(), state.turns.end(),
             [](const RecoveredTurn& a, const RecoveredTurn& b) { return a.turn_id < b.turn_id; });
-  // Commit what is buffered first, so the compacted file is the whole truth.
-  if (journal_->pending() > 0 && !journal_->Commit().ok()) return;
+  // Only with nothing in flight: Compact replaces the file under the sync thread.
+  if (!syncer_->idle() || synced_batch_ != written_batch_ || !awaiting_sync_.empty() ||
+      journal_->pending() > 0) {
+    return;
+  }
   const uint64_t before = journal_->size_bytes();
   Status st = journal_->Compact(CompactionSet(state, kKeepDoneTurns));
   LogLine(st.ok() ? LogLevel::kInfo : LogLevel::kError, "journal_compacted")
