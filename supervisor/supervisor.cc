@@ -120,7 +120,7 @@ Status Supervisor::Start(int* exit_code) {
     *exit_code = kExitStartup;
     return Status::IoError("cannot open the journal in " + p.journal_dir + ": " + journal_error_);
   }
-  auto syncer = JournalSyncer::Start(journal_.get());
+  auto syncer = StartJournalSyncer(journal_.get());
   if (!syncer.ok()) return syncer.status();
   syncer_ = std::move(syncer).value();
   timers_.Arm({started_at_ + kHousekeepingInterval, TimerKind::kHousekeeping});

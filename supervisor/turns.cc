@@ -99,11 +99,11 @@ void Supervisor::WriteBatch() {
   for (auto it = outbox_.rbegin(); it != outbox_.rend() && it->after_batch == kUntagged; ++it) {
     it->after_batch = written_batch_;
   }
-  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Request(written_batch_);
+  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Submit(written_batch_);
 }
 
 void Supervisor::OnSyncDone() {
-  JournalSyncer::Done done = syncer_->Take();
+  SyncDone done = syncer_->Take();
   if (!done.status.ok()) {
     // The records are in the file but may not be on disk. Turns not yet
     // acknowledged are refused; outcomes and runs already decided go out.
@@ -122,7 +122,7 @@ void Supervisor::OnSyncDone() {
       for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, done.status);
     }
   }
-  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Request(written_batch_);
+  if (syncer_->idle() && synced_batch_ < written_batch_) syncer_->Submit(written_batch_);
 }
 
 void Supervisor::NoteJournalFailure(const Status& st) {

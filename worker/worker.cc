@@ -11,11 +11,11 @@
 #include <zmq.hpp>
 
 #include "common/file_lock.h"
+#include "common/job_thread.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "common/transcript.h"
-#include "worker/runner_thread.h"
 #include "worker/runners/runner.h"
 
 namespace laneway::worker {
@@ -73,7 +73,8 @@ class WorkerLoop {
   zmq::socket_t sock_;
   std::unique_ptr<common::Transcript> transcript_;
   std::unique_ptr<Runner> runner_;
-  std::unique_ptr<RunnerThread> runner_thread_;  // only for runners that block
+  // Only for runners that block: the agent thinks there while this thread beats.
+  std::unique_ptr<common::JobThread<TurnInput, TurnOutput>> runner_thread_;
   bool busy_ = false;
   uint64_t turn_id_ = 0;
   TurnOutput output_;
@@ -211,7 +212,9 @@ int WorkerLoop::Run() {
   }
   runner_ = std::move(r).value();
   if (runner_->Blocks()) {
-    auto t = RunnerThread::Start(runner_.get());
+    Runner* runner = runner_.get();
+    auto t = common::JobThread<TurnInput, TurnOutput>::Start(
+        [runner](TurnInput& in) { return runner->Run(in); });
     if (!t.ok()) {
       LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", t.status().message());
       return kWorkerExitSetup;

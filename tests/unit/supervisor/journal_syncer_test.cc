@@ -22,7 +22,7 @@ TEST(JournalSyncerTest, ReportsEachRequestedBatchDurableThroughItsFd) {
   JournalRecovery rec;
   auto journal = Journal::Open({dir.path(), true, nullptr}, &rec);
   ASSERT_TRUE(journal.ok());
-  auto syncer = JournalSyncer::Start(journal->get());
+  auto syncer = StartJournalSyncer(journal->get());
   ASSERT_TRUE(syncer.ok());
   JournalSyncer& s = **syncer;
   EXPECT_TRUE(s.idle());
@@ -30,10 +30,10 @@ TEST(JournalSyncerTest, ReportsEachRequestedBatchDurableThroughItsFd) {
   for (uint64_t batch = 1; batch <= 3; ++batch) {
     (*journal)->Append(Accept(batch));
     ASSERT_TRUE((*journal)->Write().ok());
-    s.Request(batch);
+    s.Submit(batch);
     EXPECT_FALSE(s.idle());
     ASSERT_TRUE(Readable(s.done_fd(), 10000));  // bounded wait on the real fdatasync
-    JournalSyncer::Done done = s.Take();
+    SyncDone done = s.Take();
     EXPECT_EQ(done.batch, batch);
     EXPECT_TRUE(done.status.ok()) << done.status.message();
     EXPECT_TRUE(s.idle());
