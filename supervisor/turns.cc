@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -57,13 +58,17 @@ void Supervisor::WriteBatch() {
   // A turn that an idle worker will take as soon as it is queued gets its start
   // record in this same batch: one fdatasync covers both, instead of one for the
   // accept and another for the run. (If the batch fails, both are dropped with it.)
+  // Only the session's first turn in line qualifies: none queued, none of this
+  // iteration before it, none from an earlier batch still waiting for its sync.
+  std::unordered_map<std::string, size_t> in_this_batch;
+  for (uint64_t id : pending_accepts_) ++in_this_batch[turns_[id].session];
   std::unordered_set<std::string> claimed;
   for (uint64_t id : pending_accepts_) {
     Turn& t = turns_[id];
     Session* s = FindSession(t.session);
     Worker* w = s && s->worker_id ? FindWorker(s->worker_id) : nullptr;
     if (!w || w->state != WorkerState::kIdle || !s->queue.empty() || shutting_down_ ||
-        !claimed.insert(t.session).second) {
+        s->pending_accepts != in_this_batch[t.session] || !claimed.insert(t.session).second) {
       continue;
     }
     JournalRecord r;
