@@ -20,7 +20,6 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
 
 bench: deps
-	bash scripts/install-deps.sh --bench
 	cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DLANEWAY_BUILD_TESTS=OFF -DLANEWAY_BUILD_BENCH=ON >/dev/null
 	cmake --build $(BUILD)-bench -j$(JOBS)
 	bash bench/run.sh $(BUILD)-bench

@@ -9,11 +9,8 @@ packages=(
   libmsgpack-cxx-dev
   libtomlplusplus-dev
   libboost1.74-dev libboost-filesystem1.74-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev
 )
-if [ "${1:-}" = "--bench" ]; then
-  packages+=(libbenchmark-dev)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
