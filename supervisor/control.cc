@@ -442,7 +442,7 @@ void Supervisor::BeginShutdown(const std::string& why) {
   shutting_down_ = true;
   LogLine(LogLevel::kInfo, "shutdown_started")
       .Kv("reason", why)
-      .Kv("busy_workers", static_cast<uint64_t>(workers_.size()))
+      .Kv("workers", static_cast<uint64_t>(workers_.size()))
       .Kv("drain_timeout_ms", static_cast<int64_t>(opt_.config.supervisor.drain_timeout.count()));
   timers_.Arm({clock_.Now() + opt_.config.supervisor.drain_timeout, TimerKind::kDrain});
   std::vector<uint64_t> ids;
