@@ -262,6 +262,7 @@ class Supervisor {
   std::unordered_map<pid_t, uint64_t> worker_by_pid_;
   std::unordered_map<uint64_t, Turn> turns_;  // live and recently finished
   std::deque<uint64_t> done_order_;           // finished turns, oldest first
+  uint64_t done_bytes_ = 0;                   // their reply/error text, in bytes
   Admission admission_;
   std::vector<uint64_t> pending_accepts_;  // submitted this iteration, not yet written
   std::vector<PendingAck> pending_acks_;

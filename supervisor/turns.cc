@@ -25,7 +25,10 @@ using common::Value;
 
 namespace {
 
-constexpr size_t kKeepDoneTurns = 10000;              // in memory, for `laneway wait`
+// Finished turns kept in memory (and across compaction) for `laneway wait`: at most
+// this many, and at most this many bytes of reply or error text between them.
+constexpr size_t kKeepDoneTurns = 10000;
+constexpr uint64_t kKeepDoneBytes = 64ull << 20;
 constexpr uint64_t kCompactAboveBytes = 64ull << 20;  // journal size that triggers compaction
 
 }  // namespace
@@ -256,9 +259,17 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
 }
 
 void Supervisor::RememberDone(uint64_t turn_id) {
+  Turn& t = turns_[turn_id];
+  std::string().swap(t.message);  // a finished turn's message is no longer needed
+  done_bytes_ += t.text.size();
   done_order_.push_back(turn_id);
-  while (done_order_.size() > kKeepDoneTurns) {
-    turns_.erase(done_order_.front());
+  while (done_order_.size() > 1 &&
+         (done_order_.size() > kKeepDoneTurns || done_bytes_ > kKeepDoneBytes)) {
+    auto it = turns_.find(done_order_.front());
+    if (it != turns_.end()) {
+      done_bytes_ -= it->second.text.size();
+      turns_.erase(it);
+    }
     done_order_.pop_front();
   }
 }

@@ -259,3 +259,45 @@ TEST(CoreTest, ManyTurnsLeaveTheTimerHeapBoundedByWorkers) {
 
 }  // namespace
 }  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+// Finished turns are remembered for `laneway wait` within a byte budget (64 MiB of
+// replies), so large replies cannot grow the supervisor without bound.
+TEST(CoreTest, FinishedTurnsAreRememberedWithinAByteBudget) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  auto client = cli::Client::Connect(home.paths());
+  ASSERT_TRUE(client.ok());
+  const std::string big(1000 * 1000, 'x');  // echoed back: ~1 MB of reply per turn
+  constexpr int kTurns = 80;                // ~80 MB in all, above the 64 MiB budget
+  for (int i = 0; i < kTurns; ++i) {
+    Value submit = common::NewMessage(common::msg::kSubmit);
+    submit.Set("agent", "main");
+    submit.Set("message", big);
+    ASSERT_TRUE((*client)->Send(submit).ok());
+    bool done = false;
+    while (!done) {
+      auto m = (*client)->Receive(std::chrono::seconds(30));
+      ASSERT_TRUE(m.ok());
+      done = common::MessageType(*m) == common::msg::kOutcome;
+      if (done) EXPECT_EQ(StrField(*m, "status"), "replied");
+    }
+  }
+  CliResult first = RunCli(home, {"wait", "1"});
+  EXPECT_EQ(first.code, 1);
+  EXPECT_NE(first.err.find("unknown turn 1"), std::string::npos) << first.err;
+  CliResult last = RunCli(home, {"wait", std::to_string(kTurns), "--json"});
+  EXPECT_EQ(last.code, 0) << last.err;
+  // The whole reply is still there.
+  EXPECT_TRUE(last.out ==
+              "{\"turn_id\":" + std::to_string(kTurns) +
+                  ",\"session\":\"agent:main:main\",\"status\":\"replied\",\"reply\":\"" + big +
+                  "\"}\n")
+      << last.out.substr(0, 120);
+}
+
+}  // namespace
+}  // namespace laneway::testing
