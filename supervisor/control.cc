@@ -127,7 +127,9 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
                       std::to_string(existing->queue.turns() + existing->pending_accepts) +
                       " turns waiting (max_queue = " + std::to_string(agent->max_queue) + ")");
   }
-  if (unfinished_turns_ + pending_accepts_.size() >= opt_.config.supervisor.max_turns_in_memory) {
+  size_t in_flight = pending_accepts_.size();  // submitted, not yet acknowledged
+  for (const AwaitingSync& b : awaiting_sync_) in_flight += b.turn_ids.size();
+  if (unfinished_turns_ + in_flight >= opt_.config.supervisor.max_turns_in_memory) {
     return Reject(peer, req, *key,
                   "the supervisor holds max_turns_in_memory = " +
                       std::to_string(opt_.config.supervisor.max_turns_in_memory) +
