@@ -143,11 +143,9 @@ TEST(BadInputTest, FullQueueRejectsTheNextTurnWithoutDisturbingQueuedOnes) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "", "max_queue = 1"))) << sup.Log();
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-1"});
-  ASSERT_TRUE(
-      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
   auto queued = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-2"});
-  ASSERT_TRUE(
-      WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "", 1));
   CliResult full = RunCli(home, {"agent", "--agent", "main", "--message", "gate-3"});
   EXPECT_EQ(full.code, 1);
   EXPECT_TRUE(Contains(full.err, "queue full")) << full.err;

@@ -49,10 +49,10 @@ TEST(CoreTest, SecondMessageToBusySessionWaitsItsTurnAndBothAreAnsweredInOrder) 
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   auto first = RunCliAsync(home, Agent("gate-first"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   auto second = RunCliAsync(home, Agent("second"));
   // The second turn is queued behind the first: no lock error, no failure.
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 1));
   EXPECT_EQ(second.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   home.OpenGate();
   CliResult r1 = first.get();
@@ -81,7 +81,7 @@ TEST(CoreTest, StatusAndWorkersAnswerWhileASessionIsBusy) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   auto busy = RunCliAsync(home, Agent("gate"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   CliResult status = RunCli(home, {"status"});
   EXPECT_EQ(status.code, 0) << status.err;
   EXPECT_NE(status.out.find("busy 1"), std::string::npos) << status.out;

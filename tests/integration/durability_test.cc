@@ -140,11 +140,9 @@ TEST(DurabilityTest, DownDrainsRunningTurnsKeepsQueuedOnesAndUpCarriesOn) {
   auto sup = std::make_unique<SupervisorProcess>(home);
   ASSERT_TRUE(sup->Start(ExecConfig(home))) << sup->Log();
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-1"});
-  ASSERT_TRUE(
-      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
   auto queued = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-2", "--json"});
-  ASSERT_TRUE(
-      WaitFor([&] { return IntField(WorkerOf(home, "agent:main:main"), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "", 1));
   auto down = RunCliAsync(home, {"down"});
   ASSERT_TRUE(WaitFor([&] { return Status(home).GetBoolOr("shutting_down", false).value(); }));
   CliResult refused =
@@ -270,8 +268,7 @@ void CheckFullJournal(TempHome& home, SupervisorProcess& sup,
                       const std::function<void()>& make_full,
                       const std::function<void()>& free_space) {
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-before"});
-  ASSERT_TRUE(
-      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
   make_full();
   std::string big(3000, 'x');
   CliResult refused;
@@ -400,8 +397,7 @@ TEST(DurabilityTest, TurnDispatchedToAnIdleWorkerIsRecordedAsStarted) {
   ASSERT_EQ(RunCli(home, {"agent", "--agent", "main", "--message", "warm up"}).code, 0);
   ASSERT_EQ(StrField(WorkerOf(home, "agent:main:main"), "state"), "idle");
   const int64_t id = SendPending(home, "main", "main", "gate-warm");
-  ASSERT_TRUE(
-      WaitFor([&] { return StrField(WorkerOf(home, "agent:main:main"), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
   sup->Signal(SIGKILL);
   sup->WaitExit();
   home.OpenGate();

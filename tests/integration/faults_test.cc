@@ -47,7 +47,7 @@ TEST(FaultsTest, RunTimeoutKillsTheWholeGroupFreesTheLockAndRunsTheNextTurn) {
   const pid_t old_worker = static_cast<pid_t>(IntField(before, "pid"));
   EXPECT_EQ(StrField(before, "state"), "busy");
   auto next = RunCliAsync(home, Agent("after the timeout"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 1));
 
   CliResult r1 = hung.get();
   EXPECT_EQ(r1.code, 1);
@@ -83,7 +83,7 @@ TEST(FaultsTest, SigkilledWorkerFailsItsTurnWithTheSignalAndTheNextTurnRuns) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   auto turn = RunCliAsync(home, Agent("gate"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   const pid_t worker = static_cast<pid_t>(IntField(WorkerOf(home, kMain), "pid"));
   ASSERT_EQ(::kill(worker, SIGKILL), 0);
   CliResult r = turn.get();
@@ -104,7 +104,7 @@ TEST(FaultsTest, StoppedWorkerIsKilledAsUnresponsive) {
       sup.Start(ExecConfig(home, "heartbeat_interval = \"100ms\"\nheartbeat_timeout = \"700ms\"")))
       << sup.Log();
   auto turn = RunCliAsync(home, Agent("gate"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   const pid_t worker = static_cast<pid_t>(IntField(WorkerOf(home, kMain), "pid"));
   ASSERT_EQ(::kill(worker, SIGSTOP), 0);
   CliResult r = turn.get();
@@ -163,7 +163,7 @@ TEST(FaultsTest, LateReplyFromAKilledGenerationIsDroppedNotDelivered) {
   ASSERT_TRUE(sup.Start(ExecConfig(home, "", "run_timeout = \"1s\"\nkill_grace = \"200ms\"")))
       << sup.Log();
   auto hung = RunCliAsync(home, Agent("hang"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   const Value old = WorkerOf(home, kMain);
   const int64_t worker_id = IntField(old, "worker_id");
   const int64_t turn_id = IntField(old, "turn_id");
@@ -200,11 +200,11 @@ TEST(FaultsTest, KillRestartAndCancelWhileTurnsAreQueuedAnswerEveryTurnInOrder) 
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   auto a = RunCliAsync(home, Agent("gate-a"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   auto b = RunCliAsync(home, Agent("gate-b"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 1));
   auto c = RunCliAsync(home, Agent("gate-c"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 2; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 2));
 
   CliResult cancel = RunCli(home, {"cancel", kMain});
   EXPECT_EQ(cancel.code, 0) << cancel.err;
@@ -214,10 +214,7 @@ TEST(FaultsTest, KillRestartAndCancelWhileTurnsAreQueuedAnswerEveryTurnInOrder) 
   EXPECT_TRUE(Contains(ra.err, "cancelled")) << ra.err;
 
   // b runs next on a fresh worker; kill it.
-  ASSERT_TRUE(WaitFor([&] {
-    Value w = WorkerOf(home, kMain);
-    return StrField(w, "state") == "busy" && IntField(w, "queue_depth") == 1;
-  }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy", 1));
   CliResult kill = RunCli(home, {"kill", kMain});
   EXPECT_EQ(kill.code, 0) << kill.err;
   EXPECT_TRUE(Contains(sup.Log(), "reason=operator")) << sup.Log();
@@ -226,14 +223,11 @@ TEST(FaultsTest, KillRestartAndCancelWhileTurnsAreQueuedAnswerEveryTurnInOrder) 
   EXPECT_TRUE(Contains(rb.err, "killed by an operator")) << rb.err;
 
   // c runs; queue d and e behind it, then restart: c is cancelled, d and e run.
-  ASSERT_TRUE(WaitFor([&] {
-    Value w = WorkerOf(home, kMain);
-    return StrField(w, "state") == "busy" && IntField(w, "queue_depth") == 0;
-  }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy", 0));
   auto d = RunCliAsync(home, Agent("gate-d"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 1));
   auto e = RunCliAsync(home, Agent("gate-e"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 2; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 2));
   CliResult restart = RunCli(home, {"restart", kMain});
   EXPECT_EQ(restart.code, 0) << restart.err;
   EXPECT_EQ(c.get().code, 1);
@@ -264,11 +258,11 @@ TEST(FaultsTest, CollectModeMergesTurnsThatArriveWhileBusyIntoOneRun) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "", "queue_mode = \"collect\""))) << sup.Log();
   auto a = RunCliAsync(home, Agent("gate-a"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   auto b = RunCliAsync(home, Agent("gate-b"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 1; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 1));
   auto c = RunCliAsync(home, Agent("gate-c"));
-  ASSERT_TRUE(WaitFor([&] { return IntField(WorkerOf(home, kMain), "queue_depth") == 2; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "", 2));
   home.OpenGate();
   EXPECT_EQ(a.get().out, "reply:gate-a\n");
   CliResult rb = b.get();
@@ -284,7 +278,7 @@ TEST(FaultsTest, InterruptModeCancelsTheRunningTurnForTheNewOne) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "", "queue_mode = \"interrupt\""))) << sup.Log();
   auto a = RunCliAsync(home, Agent("gate-a"));
-  ASSERT_TRUE(WaitFor([&] { return StrField(WorkerOf(home, kMain), "state") == "busy"; }));
+  ASSERT_TRUE(WaitForWorker(home, kMain, "busy"));
   CliResult b = RunCli(home, Agent("b"));
   EXPECT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(b.out, "reply:b\n");

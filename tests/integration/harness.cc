@@ -335,6 +335,15 @@ Value WorkerOf(const TempHome& home, const std::string& session) {
   return Value();
 }
 
+bool WaitForWorker(const TempHome& home, const std::string& session, const std::string& state,
+                   int64_t queue_depth) {
+  return WaitFor([&] {
+    const Value w = WorkerOf(home, session);
+    return (state.empty() || StrField(w, "state") == state) &&
+           (queue_depth < 0 || IntField(w, "queue_depth") == queue_depth);
+  });
+}
+
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -102,6 +102,11 @@ std::string ExecConfig(const TempHome& home, const std::string& supervisor_extra
 // accepted turn ended in exactly one outcome by the supervisor's own counters.
 void ExpectEveryTurnSettled(const TempHome& home);
 
+// Waits until `session`'s worker is in `state` ("" = any) with `queue_depth` turns
+// queued (-1 = any).
+bool WaitForWorker(const TempHome& home, const std::string& session, const std::string& state,
+                   int64_t queue_depth = -1);
+
 // Polls `pred` every few milliseconds until true or `timeout`.
 bool WaitFor(const std::function<bool()>& pred,
              std::chrono::milliseconds timeout = std::chrono::seconds(30));
