@@ -193,7 +193,7 @@ int CmdUp(int argc, char** argv) {
 int CmdDown(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--timeout"}, {"--help", "--json"}, &args, &error) ||
+  if (!ParseArgs(argc, argv, 2, {"--timeout"}, {"--help"}, &args, &error) ||
       !args.positional.empty()) {
     std::cerr << "laneway down: " << (error.empty() ? "unexpected argument" : error) << "\n"
               << kDownHelp;
