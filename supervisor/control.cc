@@ -143,7 +143,6 @@ void Supervisor::HandleSubmit(const std::string& peer, int64_t req, const Value&
   t.agent = *agent_id;
   t.message = std::move(message).value();
   t.accepted_unix_ms = clock_.UnixMillis();
-  t.accepted_at = clock_.Now();
   if (*wait) {
     t.waiters.push_back({peer, req});
     ++waiting_clients_;

@@ -62,7 +62,6 @@ struct Turn {
   std::string agent;
   std::string message;
   int64_t accepted_unix_ms = 0;
-  common::SteadyTime accepted_at{};
   uint32_t attempts = 0;
   common::TurnStatus status = common::TurnStatus::kPending;
   bool start_journaled = false;  // its next start record went out with its accept
@@ -229,6 +228,10 @@ class Supervisor {
   void Schedule(Session& s);
   void AdmitWaiting();
   bool SpawnWorker(Session& s);
+  // A worker of `s` died of a fault (or could not start): park the session when the
+  // restart policy says so (with `park_why`), else arm its restart. True if a
+  // restart is coming.
+  bool OnSessionFault(Session& s, common::SteadyTime now, const std::string& park_why);
   void DispatchNext(Worker& w);
   void SendToWorker(const Worker& w, const common::Value& m);
   void SignalGroup(const Worker& w, int sig);

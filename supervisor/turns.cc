@@ -302,7 +302,6 @@ void Supervisor::Recover() {
   }
   RecoveredState state = supervisor::Recover(rec.records);
   next_turn_id_ = state.max_turn_id + 1;
-  const auto now = clock_.Now();
   std::vector<Session*> touched;
   uint64_t requeued = 0, ended = 0;
   for (const RecoveredTurn& rt : state.turns) {
@@ -312,7 +311,6 @@ void Supervisor::Recover() {
     t.agent = rt.agent;
     t.message = rt.message;
     t.accepted_unix_ms = rt.accepted_unix_ms;
-    t.accepted_at = now;
     t.attempts = rt.attempts;
     if (rt.done) {
       t.status = common::ParseTurnStatus(rt.status).value_or(TurnStatus::kFailed);

@@ -247,16 +247,11 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
     workers_.erase(id);  // `w` dangles from here on
     if (s) {
       s->worker_id = 0;
-      if (fault) {
-        auto d = s->policy.OnFault(now);
-        if (d.parked) {
-          ParkSession(*s, "its worker died " + std::to_string(Limits().limit) + " times within " +
-                              std::to_string(Limits().window.count()) + "ms (restart_limit)");
-        } else {
-          ++s->restarts;
-          s->in_backoff = true;
-          timers_.Arm({now + d.delay, TimerKind::kBackoff, s->serial});
-        }
+      if (fault &&
+          OnSessionFault(*s, now,
+                         "its worker died " + std::to_string(Limits().limit) + " times within " +
+                             std::to_string(Limits().window.count()) + "ms (restart_limit)")) {
+        ++s->restarts;
       }
       Schedule(*s);
     }
@@ -374,13 +369,7 @@ bool Supervisor::SpawnWorker(Session& s) {
     LogLine(LogLevel::kError, "worker_spawn_failed")
         .Kv("session", s.key)
         .Kv("error", pid.status().message());
-    auto d = s.policy.OnFault(now);
-    if (d.parked) {
-      ParkSession(s, "its worker could not be started: " + pid.status().message());
-    } else {
-      s.in_backoff = true;
-      timers_.Arm({now + d.delay, TimerKind::kBackoff, s.serial});
-    }
+    OnSessionFault(s, now, "its worker could not be started: " + pid.status().message());
     return false;
   }
   Worker w;
@@ -398,6 +387,17 @@ bool Supervisor::SpawnWorker(Session& s) {
       .Kv("session", s.key)
       .Kv("pid", static_cast<int64_t>(*pid))
       .Kv("worker", id);
+  return true;
+}
+
+bool Supervisor::OnSessionFault(Session& s, common::SteadyTime now, const std::string& park_why) {
+  const RestartPolicy::Decision d = s.policy.OnFault(now);
+  if (d.parked) {
+    ParkSession(s, park_why);
+    return false;
+  }
+  s.in_backoff = true;
+  timers_.Arm({now + d.delay, TimerKind::kBackoff, s.serial});
   return true;
 }
 
