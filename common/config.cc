@@ -428,13 +428,41 @@ void ReadHttp(const toml::table& t, Checker& c, HttpChannelConfig& http) {
   }
 }
 
+void ReadTelegram(const toml::table& t, Checker& c, ChannelsConfig& ch) {
+  ch.telegram.enabled = true;
+  for (auto&& [k, node] : t) c.Fail(node, Join("channels.telegram", k.str()), "unknown key");
+}
+
+void ReadHttpChannel(const toml::table& t, Checker& c, ChannelsConfig& ch) {
+  ReadHttp(t, c, ch.http);
+}
+
+// The channel kinds: [channels.<name>] is read by its reader, one per kind.
+struct ChannelKind {
+  std::string_view name;
+  void (*read)(const toml::table&, Checker&, ChannelsConfig&);
+};
+constexpr ChannelKind kChannelKinds[] = {
+    {"http", ReadHttpChannel},
+    {"telegram", ReadTelegram},
+};
+
 void ReadChannels(const toml::table& t, Checker& c, Config& cfg) {
   for (auto&& [k, node] : t) {
     std::string key = Join("channels", k.str());
-    if (k.str() == "http") {
-      if (const toml::table* http = ReadTable(node, key, c)) ReadHttp(*http, c, cfg.http);
+    const ChannelKind* kind = nullptr;
+    for (const ChannelKind& ck : kChannelKinds) {
+      if (ck.name == k.str()) kind = &ck;
+    }
+    if (kind != nullptr) {
+      if (const toml::table* table = ReadTable(node, key, c)) kind->read(*table, c, cfg.channels);
     } else {
-      c.Fail(node, key, node.is_table() ? "unknown channel (expected http)" : "unknown key");
+      std::string names;
+      for (const ChannelKind& ck : kChannelKinds) {
+        names += (names.empty() ? "" : ", ") + std::string(ck.name);
+      }
+      c.Fail(node, key,
+             node.is_table() ? "unknown channel (expected one of " + names + ")" : "unknown key");
     }
   }
 }

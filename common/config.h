@@ -53,6 +53,7 @@ struct SupervisorConfig {
   bool operator==(const SupervisorConfig&) const = default;
 };
 
+// [channels.http]: the gateway port (supervisor/channels/http/).
 struct HttpChannelConfig {
   bool enabled = false;
   std::string listen = "127.0.0.1:18789";
@@ -61,11 +62,26 @@ struct HttpChannelConfig {
   bool operator==(const HttpChannelConfig&) const = default;
 };
 
+// [channels.telegram]: the Telegram channel (supervisor/channels/telegram/).
+struct TelegramChannelConfig {
+  bool enabled = false;
+
+  bool operator==(const TelegramChannelConfig&) const = default;
+};
+
+// One table per channel kind; config.cc's kChannelKinds lists the readers.
+struct ChannelsConfig {
+  HttpChannelConfig http;
+  TelegramChannelConfig telegram;
+
+  bool operator==(const ChannelsConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path it was loaded from, or "<built-in>"
   SupervisorConfig supervisor;
   std::map<std::string, AgentConfig> agents;  // at least one
-  HttpChannelConfig http;
+  ChannelsConfig channels;
 
   const AgentConfig* FindAgent(const std::string& id) const;
 };

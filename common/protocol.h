@@ -35,18 +35,24 @@ inline constexpr std::string_view kCancel = "cancel";    // session
 inline constexpr std::string_view kShutdown = "shutdown";
 inline constexpr std::string_view kReload = "reload";
 inline constexpr std::string_view kPing = "ping";
+inline constexpr std::string_view kTurn = "turn";            // turn_id | idempotency_key
+inline constexpr std::string_view kSubscribe = "subscribe";  // channel
+inline constexpr std::string_view kDelivered = "delivered";  // turn_id
 // supervisor -> CLI
 inline constexpr std::string_view kAccepted = "accepted";  // turn_id, session
 inline constexpr std::string_view kOutcome = "outcome";    // turn_id, session, status, reply|error
 inline constexpr std::string_view kResult = "result";      // data
 inline constexpr std::string_view kError = "error";        // error, code
+inline constexpr std::string_view kProgress = "progress";  // turn_id, seq, delta
 // worker -> supervisor
 inline constexpr std::string_view kHello = "hello";          // worker_id, session, pid
 inline constexpr std::string_view kHeartbeat = "heartbeat";  // [turn_id]
-inline constexpr std::string_view kDone = "done";            // turn_id, ok, reply|error
+inline constexpr std::string_view kDone = "done";            // turn_id, ok, reply|error, [meta]
+inline constexpr std::string_view kWorkerProgress = "progress";  // turn_id, delta
 // supervisor -> worker
 inline constexpr std::string_view kRun = "run";  // turn_id, message
 inline constexpr std::string_view kStop = "stop";
+inline constexpr std::string_view kConfigure = "configure";  // agent (settings map)
 }  // namespace msg
 
 // Terminal and non-terminal states of a turn as the CLI reports them.

@@ -10,6 +10,10 @@ packages=(
   libtomlplusplus-dev
   libboost1.74-dev libboost-filesystem1.74-dev
   libgtest-dev
+  libcurl4-openssl-dev      # outbound HTTP: the openai runner, the Telegram channel
+  nlohmann-json3-dev        # JSON for the gateway port, OpenAI and Telegram bodies
+  python3 python3-websockets  # test-only: the WebSocket client and the HTTP doubles
+  curl                      # test-only: a real HTTP client in integration tests
 )
 
 missing=()

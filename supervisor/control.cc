@@ -232,9 +232,9 @@ void Supervisor::HandleReload(const std::string& peer, int64_t req) {
     needs_restart.Push("supervisor.max_message_bytes");
     next.supervisor.max_message_bytes = opt_.config.supervisor.max_message_bytes;
   }
-  if (!(next.http == opt_.config.http)) {
-    needs_restart.Push("channels.http");
-    next.http = opt_.config.http;
+  if (!(next.channels == opt_.config.channels)) {
+    needs_restart.Push("channels");
+    next.channels = opt_.config.channels;
   }
   opt_.config = std::move(next);
   for (auto& [key, s] : sessions_) {

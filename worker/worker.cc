@@ -126,7 +126,8 @@ void WorkerLoop::StartTurn(const Value& run) {
   if (runner_thread_) {
     runner_thread_->Submit(std::move(in));
   } else {
-    output_ = runner_->Run(in);
+    NullRunContext context;
+    output_ = runner_->Run(in, context);
     FinishTurn();
   }
 }
@@ -202,8 +203,9 @@ int WorkerLoop::Run() {
         .Kv("cut_bytes", info.repaired_bytes);
   }
   RunnerOptions ro;
-  ro.kind = o_.runner;
-  ro.command = o_.command;
+  ro.agent.id = o_.agent;
+  ro.agent.runner = o_.runner;
+  ro.agent.command = o_.command;
   ro.max_reply_bytes = o_.max_message_bytes;
   auto r = MakeRunner(ro);
   if (!r.ok()) {
@@ -214,7 +216,10 @@ int WorkerLoop::Run() {
   if (runner_->Blocks()) {
     Runner* runner = runner_.get();
     auto t = common::JobThread<TurnInput, TurnOutput>::Start(
-        [runner](TurnInput& in) { return runner->Run(in); });
+        [runner](TurnInput& in) {
+          NullRunContext context;
+          return runner->Run(in, context);
+        });
     if (!t.ok()) {
       LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", t.status().message());
       return kWorkerExitSetup;

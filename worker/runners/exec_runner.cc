@@ -36,7 +36,7 @@ std::string Tail(const std::string& s, size_t n) {
 
 }  // namespace
 
-TurnOutput ExecRunner::Run(const TurnInput& input) {
+TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
   if (command_.empty()) return {false, "exec runner has no command"};
   try {
     bp::pipe in_pipe, out_pipe, err_pipe;

@@ -21,7 +21,7 @@ class ExecRunner : public Runner {
 
   ExecRunner(std::vector<std::string> command, size_t max_reply_bytes)
       : command_(std::move(command)), max_reply_bytes_(max_reply_bytes) {}
-  TurnOutput Run(const TurnInput& input) override;
+  TurnOutput Run(const TurnInput& input, RunContext& context) override;
 
  private:
   std::vector<std::string> command_;

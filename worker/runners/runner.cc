@@ -6,13 +6,13 @@
 namespace laneway::worker {
 
 common::Result<std::unique_ptr<Runner>> MakeRunner(const RunnerOptions& options) {
-  switch (options.kind) {
+  switch (options.agent.runner) {
     case common::RunnerKind::kEcho:
       return std::unique_ptr<Runner>(new EchoRunner());
     case common::RunnerKind::kExec:
-      if (options.command.empty())
+      if (options.agent.command.empty())
         return common::Status::InvalidArgument("exec runner needs a command");
-      return std::unique_ptr<Runner>(new ExecRunner(options.command, options.max_reply_bytes));
+      return std::unique_ptr<Runner>(new ExecRunner(options.agent.command, options.max_reply_bytes));
     case common::RunnerKind::kOpenAi:
       return common::Status::InvalidArgument("the openai runner is not part of this build yet");
   }

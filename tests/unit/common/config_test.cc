@@ -110,9 +110,9 @@ token_env = "MY_TOKEN"
   EXPECT_EQ(helper->runner, RunnerKind::kOpenAi);
   EXPECT_EQ(helper->queue_mode, QueueMode::kInterrupt);
 
-  EXPECT_TRUE(cfg.http.enabled);
-  EXPECT_EQ(cfg.http.listen, "0.0.0.0:8080");
-  EXPECT_EQ(cfg.http.token_env, "MY_TOKEN");
+  EXPECT_TRUE(cfg.channels.http.enabled);
+  EXPECT_EQ(cfg.channels.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(cfg.channels.http.token_env, "MY_TOKEN");
 }
 
 TEST(ConfigTest, OmittedKeysTakeDefaults) {
@@ -123,20 +123,20 @@ TEST(ConfigTest, OmittedKeysTakeDefaults) {
   expected.runner = RunnerKind::kEcho;
   ASSERT_NE(cfg.FindAgent("main"), nullptr);
   EXPECT_EQ(*cfg.FindAgent("main"), expected);
-  EXPECT_EQ(cfg.http, HttpChannelConfig{});
-  EXPECT_FALSE(cfg.http.enabled);
+  EXPECT_EQ(cfg.channels.http, HttpChannelConfig{});
+  EXPECT_FALSE(cfg.channels.http.enabled);
 }
 
 TEST(ConfigTest, EmptyHttpTableEnablesChannelWithDefaults) {
   Config cfg = ParseOk(std::string(kEchoAgent) + "[channels.http]\n");
-  EXPECT_TRUE(cfg.http.enabled);
-  EXPECT_EQ(cfg.http.listen, "127.0.0.1:18789");
-  EXPECT_EQ(cfg.http.token_env, "LANEWAY_TOKEN");
+  EXPECT_TRUE(cfg.channels.http.enabled);
+  EXPECT_EQ(cfg.channels.http.listen, "127.0.0.1:18789");
+  EXPECT_EQ(cfg.channels.http.token_env, "LANEWAY_TOKEN");
 }
 
 TEST(ConfigTest, AcceptsBracketedIpv6Listen) {
   Config cfg = ParseOk(std::string(kEchoAgent) + "[channels.http]\nlisten = \"[::1]:9000\"\n");
-  EXPECT_EQ(cfg.http.listen, "[::1]:9000");
+  EXPECT_EQ(cfg.channels.http.listen, "[::1]:9000");
 }
 
 TEST(ConfigTest, DefaultConfigHasOneEchoAgentNamedMain) {
@@ -147,7 +147,7 @@ TEST(ConfigTest, DefaultConfigHasOneEchoAgentNamedMain) {
   EXPECT_EQ(cfg.FindAgent("main")->runner, RunnerKind::kEcho);
   EXPECT_EQ(cfg.FindAgent("main")->id, "main");
   EXPECT_EQ(cfg.supervisor, SupervisorConfig{});
-  EXPECT_FALSE(cfg.http.enabled);
+  EXPECT_FALSE(cfg.channels.http.enabled);
 }
 
 TEST(ConfigTest, FindAgentReturnsNullForUnknownId) {

@@ -1,0 +1,15 @@
+// The channel kinds of this build. A new kind adds one line here and one reader
+// in common/config.cc ([channels.<kind>]).
+#include "supervisor/channels/channel.h"
+
+namespace laneway::supervisor {
+
+common::Result<std::vector<std::unique_ptr<Channel>>> MakeChannels(const ChannelEnv& env) {
+  std::vector<std::unique_ptr<Channel>> out;
+  // [channels.http]: supervisor/channels/http/ (the gateway port).
+  // [channels.telegram]: supervisor/channels/telegram/.
+  (void)env;
+  return out;
+}
+
+}  // namespace laneway::supervisor
