@@ -14,6 +14,7 @@ constexpr const char* kHelp =
     "  up [--config FILE]              run the supervisor in the foreground\n"
     "  down                            graceful shutdown (drain, then stop)\n"
     "  agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--json]\n"
+    "        [--url ws://HOST:PORT --token T]\n"
     "                                  send a turn and wait for its outcome\n"
     "  wait TURN_ID [--timeout DUR] [--json]\n"
     "                                  outcome of any accepted turn\n"
@@ -24,6 +25,7 @@ constexpr const char* kHelp =
     "  restart SESSION                 end it, un-park, start a fresh one\n"
     "  cancel SESSION                  cancel the running turn\n"
     "  reload                          re-read the config\n"
+    "  token                           print the gateway port's token\n"
     "\n"
     "State lives under $LANEWAY_HOME (default ~/.laneway).\n"
     "Exit codes: 0 ok; 1 turn failed/timed out/cancelled/rejected or request refused;\n"
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (cmd == "sessions") return CmdSessions(argc, argv);
   if (cmd == "kill" || cmd == "restart" || cmd == "cancel") return CmdOperator(argc, argv);
   if (cmd == "reload") return CmdReload(argc, argv);
+  if (cmd == "token") return CmdToken(argc, argv);
   std::cerr << "laneway: unknown command '" << cmd << "'\n" << kHelp;
   return kExitUsage;
 }

@@ -2,12 +2,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 
 #include "cli/args.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/gateway_client.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/protocol.h"
@@ -33,6 +35,9 @@ constexpr const char* kAgentHelp =
     "  --deliver        accepted for compatibility; no channel is configured in this build,\n"
     "                   so the reply is printed here\n"
     "  --json           print one JSON object: turn_id, session, status, reply|error\n"
+    "  --url ws://HOST:PORT  send the turn over the gateway port (WebSocket protocol 3)\n"
+    "                   instead of the local control socket; with --token T (default\n"
+    "                   $LANEWAY_TOKEN). --json then prints run_id instead of turn_id.\n"
     "\n"
     "Exit codes: 0 replied; 1 failed, timed out, cancelled, rejected or interrupted (reason\n"
     "on stderr); 2 usage; 3 supervisor unreachable; 4 --timeout passed, turn still pending.\n";
@@ -168,7 +173,8 @@ bool ParseTimeout(const Args& args, std::optional<common::SteadyTime>* deadline)
 int CmdAgent(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--agent", "--message", "--session", "--timeout"},
+  if (!ParseArgs(argc, argv, 2,
+                 {"--agent", "--message", "--session", "--timeout", "--url", "--token"},
                  {"--json", "--help", "--deliver"}, &args, &error)) {
     std::cerr << "laneway agent: " << error << "\n" << kAgentHelp;
     return kExitUsage;
@@ -189,6 +195,21 @@ int CmdAgent(int argc, char** argv) {
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, &deadline)) return kExitUsage;
+  if (auto url = args.Get("--url")) {
+    GatewayTurn t;
+    t.url = *url;
+    const char* env_token = std::getenv("LANEWAY_TOKEN");
+    t.token = args.Get("--token").value_or(env_token ? env_token : "");
+    t.agent = *agent;
+    t.message = *message;
+    t.session = args.Get("--session").value_or("");
+    if (deadline) {
+      t.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
+    }
+    t.json = args.Has("--json");
+    return RunGatewayTurn(t);
+  }
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(&code);
   if (!client) return code;
