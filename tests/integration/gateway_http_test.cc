@@ -155,11 +155,12 @@ TEST_F(GatewayHttpTest, HealthzAndReadyzNeedNoAuthAndReadyzIs503WhileDraining) {
   // A running turn holds the drain open.
   auto turn = std::async(std::launch::async, [&] {
     return Post(R"({"model":"main","messages":[{"role":"user","content":"gate drain"}]})",
-                {"-H", kAuth});
+                {"-H", kAuth, "-H", "x-laneway-session: drain"});
   });
-  ASSERT_TRUE(WaitForWorker(home_, "agent:main:main", "busy"));
-  CliResult down = RunCli(home_, {"down"});
-  EXPECT_EQ(down.code, 0) << down.err;
+  ASSERT_TRUE(WaitForWorker(home_, "agent:main:openai-user:drain", "busy"));
+  // `laneway down` would wait for the exit; the request alone starts the drain.
+  common::Value down = Call(home_, "shutdown");
+  EXPECT_EQ(common::ToJson(down).find("\"draining\":true"), 1u) << common::ToJson(down);
   EXPECT_TRUE(WaitFor([&] { return Curl(gw_.http_url("/readyz")).status == 503; }))
       << gw_.Log();
   EXPECT_EQ(Curl(gw_.http_url("/healthz")).status, 200) << "the process still answers";
