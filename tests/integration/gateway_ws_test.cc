@@ -170,6 +170,36 @@ TEST_F(GatewayWsTest, TicksKeepTheConnectionOpenThroughATurnLongerThanTwoTickInt
   ExpectEveryTurnSettled(home_);
 }
 
+TEST_F(GatewayWsTest, StreamingRunnerOutputArrivesAsAssistantEventsBeforeTheEnd) {
+  // The agent prints its first part, then waits for the gate before the second.
+  home_.Write("stream.sh",
+              "#!/bin/sh\nprintf 'first part '\nflock -s \"$LANEWAY_HOME/gate.lock\" true\n"
+              "printf 'second part'\n",
+              0755);
+  ASSERT_TRUE(gw_.Start("[agents.main]\nrunner = \"exec\"\ncommand = [\"" + home_.path() +
+                        "/stream.sh\"]\n[channels.http]\n"))
+      << gw_.Log();
+  const std::string seen = home_.path() + "/assistant-seen";
+  auto f = WsClientAsync(Args("call", {"agent", R"({"message":"go","agentId":"main"})", seen,
+                                       "assistant"}));
+  // The first part reaches the client while the turn is still running.
+  ASSERT_TRUE(WaitFor([&] { return ::access(seen.c_str(), F_OK) == 0; })) << gw_.Log();
+  home_.OpenGate();
+  Json r = f.get();
+  ASSERT_TRUE(r.is_object());
+  ASSERT_TRUE(r["res"]["ok"].get<bool>()) << r.dump();
+  EXPECT_EQ(Str(r, "/res/payload/result/payloads/0/text"), "first part second part");
+  std::string last_text, deltas;
+  for (const Json& e : r["events"]) {
+    if (Str(e, "/payload/stream") != "assistant") continue;
+    deltas += Str(e, "/payload/data/delta");
+    last_text = Str(e, "/payload/data/text");
+  }
+  EXPECT_EQ(deltas, "first part second part") << r.dump();
+  EXPECT_EQ(last_text, "first part second part");
+  ExpectEveryTurnSettled(home_);
+}
+
 TEST_F(GatewayWsTest, RetryWithTheSameIdempotencyKeyAttachesToTheSameTurn) {
   ASSERT_TRUE(StartGateway()) << gw_.Log();
   const std::string params =

@@ -5,7 +5,8 @@ Usage: ws_client.py MODE URL TOKEN [ARGS...]; prints one JSON object on stdout.
 Modes:
   handshake [MIN MAX [DEVICE_ID]]   connect; {"challenge", "res", "close_code"}
   call METHOD PARAMS_JSON [FILE N]  connect, one request; {"accepted", "res", "events", "ticks"};
-                                    with FILE N, creates FILE once N ticks arrived
+                                    with FILE N, creates FILE once N ticks arrived;
+                                    with FILE assistant, once an assistant event arrived
   fast-connect                      send connect without waiting for the challenge;
                                     {"frames"} (what arrived up to the connect answer)
   accept-then-leave PARAMS_JSON     connect, agent, leave after "accepted"; {"accepted"}
@@ -81,6 +82,9 @@ async def until_final(ws, rid, tick_file=None, tick_n=0):
     while True:
         f = await recv_json(ws)
         if f.get("type") == "event":
+            if tick_file and tick_n == "assistant" and f.get("event") == "agent" and \
+                    f.get("payload", {}).get("stream") == "assistant":
+                open(tick_file, "w").close()
             if f.get("event") == "tick":
                 out["ticks"] += 1
                 if tick_file and out["ticks"] == tick_n:
@@ -142,7 +146,9 @@ async def main(argv):
     if mode == "call":
         r = req(args[0], json.loads(args[1]))
         await ws.send(json.dumps(r))
-        tick_file, tick_n = (args[2], int(args[3])) if len(args) >= 4 else (None, 0)
+        tick_file, tick_n = (args[2], args[3]) if len(args) >= 4 else (None, 0)
+        if tick_n != "assistant":
+            tick_n = int(tick_n)
         out = await until_final(ws, r["id"], tick_file, tick_n)
         out["hello"] = hres
         await ws.close()
