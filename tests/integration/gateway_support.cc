@@ -97,6 +97,8 @@ GatewayServer::~GatewayServer() {
 }
 
 bool GatewayServer::Start(const std::string& config) {
+  // A supervisor killed earlier on this home left its address behind.
+  ::unlink((home_.path() + "/run/http.addr").c_str());
   if (!sup_->Start(config)) return false;
   const char* use_host = std::getenv("LANEWAY_GATEWAY_TEST_HOST");
   if (use_host && std::string(use_host) == "1") {

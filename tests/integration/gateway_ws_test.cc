@@ -2,6 +2,7 @@
 // with a real WebSocket client (Python websockets). Every test ends by checking
 // the ledger: each accepted turn ended exactly once.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <string>
@@ -66,6 +67,15 @@ TEST_F(GatewayWsTest, ConnectSentBeforeTheChallengeIsAnsweredToo) {
   const Json& last = r["frames"].back();
   EXPECT_TRUE(last["ok"].get<bool>()) << raw;
   EXPECT_EQ(Str(last, "/payload/type"), "hello-ok");
+  ExpectEveryTurnSettled(home_);
+}
+
+TEST_F(GatewayWsTest, ClientThatNeverSendsConnectIsClosedAfterTheHandshakeTimeout) {
+  ASSERT_TRUE(StartGateway("handshake_timeout = \"300ms\"")) << gw_.Log();
+  std::string raw;
+  Json r = WsClient(Args("silent"), &raw);
+  ASSERT_TRUE(r.is_object()) << raw;
+  EXPECT_EQ(r["close_code"], 1008) << raw;
   ExpectEveryTurnSettled(home_);
 }
 
@@ -221,6 +231,30 @@ TEST_F(GatewayWsTest, RetryWithTheSameIdempotencyKeyAttachesToTheSameTurn) {
   Json c = WsClient(Args("call", {"agent", params}));
   EXPECT_EQ(Str(c, "/res/payload/result/payloads/0/text"), "reply:gate once") << c.dump();
   EXPECT_EQ(Counter(Status(home_), "turns_accepted"), 1);
+  ExpectEveryTurnSettled(home_);
+}
+
+TEST_F(GatewayWsTest, AgentWaitAndRetryFindATurnAcceptedBeforeASupervisorRestart) {
+  const std::string config = GatewayConfig(home_);
+  ASSERT_TRUE(gw_.Start(config)) << gw_.Log();
+  const std::string params =
+      R"({"message":"before restart","agentId":"main","idempotencyKey":"restart-key"})";
+  Json first = WsClient(Args("call", {"agent", params}));
+  ASSERT_TRUE(first["res"]["ok"].get<bool>()) << first.dump();
+  gw_.supervisor().Signal(SIGKILL);
+  gw_.supervisor().WaitExit();
+  GatewayServer again(home_);
+  ASSERT_TRUE(again.Start(config)) << again.Log();
+  std::vector<std::string> wait = {"call", again.ws_url(), kGatewayToken, "agent.wait",
+                                   R"({"runId":"restart-key","timeoutMs":10000})"};
+  Json w = WsClient(wait);
+  EXPECT_TRUE(w["res"]["ok"].get<bool>()) << w.dump();
+  EXPECT_EQ(Str(w, "/res/payload/status"), "ok") << w.dump();
+  EXPECT_EQ(Str(w, "/res/payload/result/payloads/0/text"), "reply:before restart") << w.dump();
+  Json retry = WsClient({"call", again.ws_url(), kGatewayToken, "agent", params});
+  EXPECT_TRUE(retry["res"]["ok"].get<bool>()) << retry.dump();
+  EXPECT_EQ(Str(retry, "/res/payload/result/payloads/0/text"), "reply:before restart");
+  EXPECT_EQ(Counter(Status(home_), "turns_accepted"), 0) << "the retry ran nothing";
   ExpectEveryTurnSettled(home_);
 }
 

@@ -13,6 +13,7 @@ Modes:
   raw TEXT                          connect, send TEXT as is; {"res", "close_code"}
   big BYTES                         connect, send one frame of BYTES; {"close_code"}
   before-connect                    send a non-connect request first; {"res", "close_code"}
+  silent                            send nothing after the upgrade; {"close_code"}
   concurrent N SESSIONS             N connections at once, agent on SESSIONS sessions;
                                     {"ok", "failed", "errors"}
   noread N                          raw socket: handshake, N requests, never read; waits
@@ -136,6 +137,9 @@ async def main(argv):
                 break
         await ws.close()
         return {"frames": frames}
+    if mode == "silent":
+        await recv_json(ws)
+        return {"close_code": await close_code_of(ws)}
     if mode == "before-connect":
         await recv_json(ws)
         await ws.send(json.dumps(req("health", {})))
