@@ -55,6 +55,13 @@ TEST_F(GatewayWsTest, HandshakeSendsChallengeThenHelloOkWithPolicy) {
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
   }
   EXPECT_FALSE(r["res"]["payload"].contains("auth")) << "a stored deviceToken would be wrong";
+  // The supervisor's status shows the channel and the address it bound.
+  Json channels = Json::parse(common::ToJson(Status(home_)))["channels"];
+  ASSERT_EQ(channels.size(), 1u) << channels.dump();
+  EXPECT_EQ(channels[0]["kind"], "http");
+  EXPECT_EQ(channels[0]["ok"], true);
+  EXPECT_EQ(channels[0]["listen"], gw_.addr());
+  EXPECT_EQ(channels[0].dump().find(kGatewayToken), std::string::npos) << "no secret in status";
   ExpectEveryTurnSettled(home_);
 }
 
@@ -314,6 +321,9 @@ TEST_F(GatewayWsTest, ClientThatNeverReadsIsCutAndOthersAreStillServed) {
   Json h = WsCall(gw_, "health");
   EXPECT_TRUE(h["res"]["ok"].get<bool>()) << h.dump();
   EXPECT_NE(gw_.Log().find("http_slow_client_cut"), std::string::npos);
+  Json channels = Json::parse(common::ToJson(Status(home_)))["channels"];
+  ASSERT_EQ(channels.size(), 1u) << channels.dump();
+  EXPECT_GE(channels[0]["slow_clients_cut"].get<int>(), 1) << channels.dump();
   ExpectEveryTurnSettled(home_);
 }
 
