@@ -71,7 +71,9 @@ class WsClient {
     ws_.handshake(addr, "/");
     ws_.text(true);
     Read();  // connect.challenge
-    Json c = {{"type", "req"}, {"id", "c"}, {"method", "connect"},
+    Json c = {{"type", "req"},
+              {"id", "c"},
+              {"method", "connect"},
               {"params", {{"minProtocol", 3}, {"maxProtocol", 3}, {"auth", {{"token", kToken}}}}}};
     ws_.write(boost::asio::buffer(c.dump()));
     while (Read().value("id", "") != "c") {
@@ -120,9 +122,9 @@ class HttpClient {
     req.set(bhttp::field::content_type, "application/json");
     req.set("x-laneway-session", "bench-http");
     req.keep_alive(true);
-    req.body() = Json{{"model", "laneway/main"},
-                      {"messages", {{{"role", "user"}, {"content", text}}}}}
-                     .dump();
+    req.body() =
+        Json{{"model", "laneway/main"}, {"messages", {{{"role", "user"}, {"content", text}}}}}
+            .dump();
     req.prepare_payload();
     bhttp::write(sock_, req);
     bhttp::response<bhttp::string_body> res;
@@ -239,15 +241,18 @@ void RunGateway() {
     fws.text(true);
     // The floor frame has the size of the WebSocket agent request.
     const std::string floor_frame =
-        Json{{"type", "req"}, {"id", "x"}, {"method", "agent"},
-             {"params", {{"message", Payload()}, {"agentId", "main"}, {"sessionKey", "agent:main:bench-ws"}}}}
+        Json{{"type", "req"},
+             {"id", "x"},
+             {"method", "agent"},
+             {"params",
+              {{"message", Payload()}, {"agentId", "main"}, {"sessionKey", "agent:main:bench-ws"}}}}
             .dump();
     int64_t id = 0;
     int n = 0;
     auto ws_turn = [&] {
-      return ws.Call("a" + std::to_string(++n), "agent",
-                     {{"message", Payload()}, {"agentId", "main"},
-                      {"sessionKey", "agent:main:bench-ws"}});
+      return ws.Call(
+          "a" + std::to_string(++n), "agent",
+          {{"message", Payload()}, {"agentId", "main"}, {"sessionKey", "agent:main:bench-ws"}});
     };
     for (int i = 0; i < kWarmup; ++i) {
       ws_turn();

@@ -38,7 +38,8 @@ bool ParseWsUrl(const std::string& url, Url* out) {
   size_t colon = hostport.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == hostport.size()) return false;
   out->host = hostport.substr(0, colon);
-  if (out->host.size() > 2 && out->host.front() == '[') out->host = out->host.substr(1, out->host.size() - 2);
+  if (out->host.size() > 2 && out->host.front() == '[')
+    out->host = out->host.substr(1, out->host.size() - 2);
   out->port = hostport.substr(colon + 1);
   return true;
 }
@@ -119,17 +120,19 @@ int RunGatewayTurn(const GatewayTurn& turn) {
     auto hs_deadline = Clock::now() + kHandshakeTimeout;
     std::optional<Json> first = conn.Read(hs_deadline);
     if (!first) throw std::runtime_error("no connect.challenge from the gateway");
-    Json connect = {{"type", "req"},
-                    {"id", "connect-1"},
-                    {"method", "connect"},
-                    {"params",
-                     {{"minProtocol", 3},
-                      {"maxProtocol", 3},
-                      {"client", {{"id", "laneway-cli"}, {"version", "0.1.0"}, {"platform", "linux"}, {"mode", "cli"}}},
-                      {"caps", Json::array()},
-                      {"auth", {{"token", turn.token}}},
-                      {"role", "operator"},
-                      {"scopes", {"operator.admin"}}}}};
+    Json connect = {
+        {"type", "req"},
+        {"id", "connect-1"},
+        {"method", "connect"},
+        {"params",
+         {{"minProtocol", 3},
+          {"maxProtocol", 3},
+          {"client",
+           {{"id", "laneway-cli"}, {"version", "0.1.0"}, {"platform", "linux"}, {"mode", "cli"}}},
+          {"caps", Json::array()},
+          {"auth", {{"token", turn.token}}},
+          {"role", "operator"},
+          {"scopes", {"operator.admin"}}}}};
     conn.Send(connect);
     for (;;) {
       std::optional<Json> f = conn.Read(hs_deadline);
@@ -147,10 +150,11 @@ int RunGatewayTurn(const GatewayTurn& turn) {
   }
   // Phase 2: the turn.
   try {
-    Json params = {{"message", turn.message},
-                   {"agentId", turn.agent},
-                   {"sessionKey", turn.session.empty() ? "agent:" + turn.agent + ":main" : turn.session},
-                   {"idempotencyKey", run_id}};
+    Json params = {
+        {"message", turn.message},
+        {"agentId", turn.agent},
+        {"sessionKey", turn.session.empty() ? "agent:" + turn.agent + ":main" : turn.session},
+        {"idempotencyKey", run_id}};
     conn.Send({{"type", "req"}, {"id", "agent-1"}, {"method", "agent"}, {"params", params}});
     std::optional<Clock::time_point> deadline;
     if (turn.timeout) deadline = Clock::now() + *turn.timeout;
@@ -159,8 +163,11 @@ int RunGatewayTurn(const GatewayTurn& turn) {
       if (!f) {
         conn.Close();
         if (turn.json) {
-          std::cout << Json{{"run_id", run_id}, {"status", "pending"},
-                            {"error", "still pending after --timeout"}}.dump() << "\n";
+          std::cout << Json{{"run_id", run_id},
+                            {"status", "pending"},
+                            {"error", "still pending after --timeout"}}
+                           .dump()
+                    << "\n";
         } else {
           std::cerr << "laneway: run " << run_id << " still pending after --timeout\n";
           std::cout << run_id << "\n";
@@ -169,14 +176,16 @@ int RunGatewayTurn(const GatewayTurn& turn) {
       }
       if (f->value("type", "") != "res" || f->value("id", "") != "agent-1") continue;
       const Json payload = f->value("payload", Json::object());
-      if (f->value("ok", false) && payload.is_object() && payload.value("status", "") == "accepted") {
+      if (f->value("ok", false) && payload.is_object() &&
+          payload.value("status", "") == "accepted") {
         continue;
       }
       conn.Close();
       if (!f->value("ok", false)) {
         std::string error = ErrorMessage(*f);
         if (turn.json) {
-          std::cout << Json{{"run_id", run_id}, {"status", "failed"}, {"error", error}}.dump() << "\n";
+          std::cout << Json{{"run_id", run_id}, {"status", "failed"}, {"error", error}}.dump()
+                    << "\n";
         } else {
           std::cerr << "laneway: run " << run_id << " failed: " << error << "\n";
         }
@@ -192,7 +201,8 @@ int RunGatewayTurn(const GatewayTurn& turn) {
         }
       }
       if (turn.json) {
-        std::cout << Json{{"run_id", run_id}, {"status", "replied"}, {"reply", reply}}.dump() << "\n";
+        std::cout << Json{{"run_id", run_id}, {"status", "replied"}, {"reply", reply}}.dump()
+                  << "\n";
       } else {
         std::cout << reply;
         if (reply.empty() || reply.back() != '\n') std::cout << "\n";
@@ -200,8 +210,8 @@ int RunGatewayTurn(const GatewayTurn& turn) {
       return kExitOk;
     }
   } catch (const std::exception& e) {
-    std::cerr << "laneway: the gateway connection failed during run " << run_id << ": "
-              << e.what() << " (it keeps running; its outcome is kept)\n";
+    std::cerr << "laneway: the gateway connection failed during run " << run_id << ": " << e.what()
+              << " (it keeps running; its outcome is kept)\n";
     return kExitUnreachable;
   }
 }

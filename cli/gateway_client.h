@@ -16,8 +16,8 @@ struct GatewayTurn {
   std::string token;  // "" = none
   std::string agent;
   std::string message;
-  std::string session;  // "" = agent:<agent>:main
-  std::string idempotency_key;  // "" = a fresh one
+  std::string session;                               // "" = agent:<agent>:main
+  std::string idempotency_key;                       // "" = a fresh one
   std::optional<std::chrono::milliseconds> timeout;  // for the outcome
   bool json = false;
 };

@@ -1,9 +1,10 @@
 // `laneway token`: prints the gateway port's token, the one [channels.http] uses:
 // the environment variable it names (LANEWAY_TOKEN by default) if set, else its
 // token file (the built-in config's $LANEWAY_HOME/token, generated on first use).
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
-#include <unistd.h>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -63,7 +64,8 @@ int CmdToken(int argc, char** argv) {
               << " is unset and channels.http.token_file is not configured\n";
     return kExitFailed;
   }
-  std::string path = http.token_file[0] == '/' ? http.token_file : paths->home + "/" + http.token_file;
+  std::string path =
+      http.token_file[0] == '/' ? http.token_file : paths->home + "/" + http.token_file;
   if (http.generate_token_file) {
     if (auto st = common::MakeDirs(paths->home, 0700); !st.ok()) {
       std::cerr << "laneway: " << st.message() << "\n";

@@ -20,15 +20,15 @@ TEST(GatewayCliTest, AgentOverTheGatewayUrlPrintsTheReply) {
                               gw.ws_url(), "--token", kGatewayToken});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "reply:over ws\n");
-  CliResult bad = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--url",
-                                gw.ws_url(), "--token", "wrong"});
+  CliResult bad = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--url", gw.ws_url(),
+                                "--token", "wrong"});
   EXPECT_EQ(bad.code, 3);
   EXPECT_NE(bad.err.find("token mismatch"), std::string::npos) << bad.err;
   CliResult failed = RunCli(home, {"agent", "--agent", "main", "--message", "fail", "--url",
                                    gw.ws_url(), "--token", kGatewayToken});
   EXPECT_EQ(failed.code, 1);
-  CliResult usage = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--url",
-                                  "http://nope"});
+  CliResult usage =
+      RunCli(home, {"agent", "--agent", "main", "--message", "x", "--url", "http://nope"});
   EXPECT_EQ(usage.code, 2);
   ExpectEveryTurnSettled(home);
 }

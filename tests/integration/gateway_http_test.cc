@@ -35,8 +35,8 @@ class GatewayHttpTest : public ::testing::Test {
     ASSERT_TRUE(gw_.Start(GatewayConfig(home_, "max_payload = 4096"))) << gw_.Log();
   }
   HttpResult Post(const std::string& body, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"-X", "POST", "-H", "Content-Type: application/json",
-                                     "--data-binary", body};
+    std::vector<std::string> args = {
+        "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body};
     args.insert(args.end(), extra.begin(), extra.end());
     return Curl(gw_.http_url("/v1/chat/completions"), args);
   }
@@ -117,19 +117,21 @@ TEST_F(GatewayHttpTest, BadBodiesGetTheRightStatusAndNoTurn) {
   EXPECT_TRUE(Body(not_json)["error"]["message"].is_string());
   HttpResult no_model = Post(R"({"messages":[{"role":"user","content":"x"}]})", {"-H", kAuth});
   EXPECT_EQ(no_model.status, 400);
-  HttpResult unknown = Post(R"({"model":"laneway/ghost","messages":[{"role":"user","content":"x"}]})",
-                            {"-H", kAuth});
+  HttpResult unknown = Post(
+      R"({"model":"laneway/ghost","messages":[{"role":"user","content":"x"}]})", {"-H", kAuth});
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(ErrorCode(unknown), "model_not_found");
-  HttpResult no_user = Post(R"({"model":"main","messages":[{"role":"system","content":"x"}]})",
-                            {"-H", kAuth});
+  HttpResult no_user =
+      Post(R"({"model":"main","messages":[{"role":"system","content":"x"}]})", {"-H", kAuth});
   EXPECT_EQ(no_user.status, 400);
-  HttpResult bad_stream = Post(R"({"model":"main","stream":"yes","messages":[{"role":"user","content":"x"}]})",
-                               {"-H", kAuth});
+  HttpResult bad_stream =
+      Post(R"({"model":"main","stream":"yes","messages":[{"role":"user","content":"x"}]})",
+           {"-H", kAuth});
   EXPECT_EQ(bad_stream.status, 400);
-  HttpResult too_big = Post(std::string(R"({"model":"main","messages":[{"role":"user","content":")") +
-                                std::string(8000, 'x') + "\"}]}",
-                            {"-H", kAuth});
+  HttpResult too_big =
+      Post(std::string(R"({"model":"main","messages":[{"role":"user","content":")") +
+               std::string(8000, 'x') + "\"}]}",
+           {"-H", kAuth});
   EXPECT_EQ(too_big.status, 413) << too_big.body;
   HttpResult get = Curl(gw_.http_url("/v1/chat/completions"), {"-H", kAuth});
   EXPECT_EQ(get.status, 405);
@@ -161,8 +163,7 @@ TEST_F(GatewayHttpTest, HealthzAndReadyzNeedNoAuthAndReadyzIs503WhileDraining) {
   // `laneway down` would wait for the exit; the request alone starts the drain.
   common::Value down = Call(home_, "shutdown");
   EXPECT_EQ(common::ToJson(down).find("\"draining\":true"), 1u) << common::ToJson(down);
-  EXPECT_TRUE(WaitFor([&] { return Curl(gw_.http_url("/readyz")).status == 503; }))
-      << gw_.Log();
+  EXPECT_TRUE(WaitFor([&] { return Curl(gw_.http_url("/readyz")).status == 503; })) << gw_.Log();
   EXPECT_EQ(Curl(gw_.http_url("/healthz")).status, 200) << "the process still answers";
   home_.OpenGate();
   HttpResult r = turn.get();

@@ -105,8 +105,8 @@ bool GatewayServer::Start(const std::string& config) {
     Env env = env_;
     env.emplace_back("LANEWAY_HOME", home_.path());
     env.emplace_back("LANEWAY_HTTP_LISTEN", "127.0.0.1:0");
-    host_pid_ = Spawn({BinDir() + "/gateway_host", "--config", home_.path() + "/laneway.toml"},
-                      env, home_.path() + "/gateway_host.out", home_.path() + "/gateway_host.log");
+    host_pid_ = Spawn({BinDir() + "/gateway_host", "--config", home_.path() + "/laneway.toml"}, env,
+                      home_.path() + "/gateway_host.out", home_.path() + "/gateway_host.log");
   }
   const std::string file = home_.path() + "/run/http.addr";
   bool ok = WaitFor(
@@ -143,8 +143,8 @@ std::future<nlohmann::json> WsClientAsync(std::vector<std::string> args) {
 }
 
 HttpResult Curl(const std::string& url, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-S", "-N", "-m", "60",
-                                   "-w", "\n%{http_code}"};
+  std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-S", "-N", "-m", "60", "-w",
+                                   "\n%{http_code}"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back(url);
   ProcResult r = RunProgram(argv);

@@ -50,8 +50,8 @@ TEST_F(GatewayWsTest, HandshakeSendsChallengeThenHelloOkWithPolicy) {
   EXPECT_EQ(r["res"]["payload"]["policy"]["tickIntervalMs"], 2000);
   EXPECT_EQ(r["res"]["payload"]["policy"]["maxPayload"], 524288);
   const Json& methods = r["res"]["payload"]["features"]["methods"];
-  for (const char* m : {"agent", "agent.wait", "health", "status", "sessions.list",
-                        "workers.list", "turns.get"}) {
+  for (const char* m :
+       {"agent", "agent.wait", "health", "status", "sessions.list", "workers.list", "turns.get"}) {
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
   }
   EXPECT_FALSE(r["res"]["payload"].contains("auth")) << "a stored deviceToken would be wrong";
@@ -175,7 +175,8 @@ TEST_F(GatewayWsTest, TicksKeepTheConnectionOpenThroughATurnLongerThanTwoTickInt
   ASSERT_TRUE(StartGateway("tick_interval = \"200ms\"")) << gw_.Log();
   const std::string ticks_file = home_.path() + "/ticks-seen";
   auto f = WsClientAsync(Args("call", {"agent", R"({"message":"gate long","agentId":"main",
-      "idempotencyKey":"long-1"})", ticks_file, "5"}));
+      "idempotencyKey":"long-1"})",
+                                       ticks_file, "5"}));
   // The turn is held by the gate until the client has heard five ticks (> 2 x 200ms).
   ASSERT_TRUE(WaitFor([&] { return ::access(ticks_file.c_str(), F_OK) == 0; })) << gw_.Log();
   home_.OpenGate();
@@ -197,8 +198,8 @@ TEST_F(GatewayWsTest, StreamingRunnerOutputArrivesAsAssistantEventsBeforeTheEnd)
                         "/stream.sh\"]\n[channels.http]\n"))
       << gw_.Log();
   const std::string seen = home_.path() + "/assistant-seen";
-  auto f = WsClientAsync(Args("call", {"agent", R"({"message":"go","agentId":"main"})", seen,
-                                       "assistant"}));
+  auto f = WsClientAsync(
+      Args("call", {"agent", R"({"message":"go","agentId":"main"})", seen, "assistant"}));
   // The first part reaches the client while the turn is still running.
   ASSERT_TRUE(WaitFor([&] { return ::access(seen.c_str(), F_OK) == 0; })) << gw_.Log();
   home_.OpenGate();
@@ -268,13 +269,15 @@ TEST_F(GatewayWsTest, AgentWaitAndRetryFindATurnAcceptedBeforeASupervisorRestart
 TEST_F(GatewayWsTest, ClientLeavingMidTurnDoesNotCancelItAndAgentWaitGetsTheOutcome) {
   ASSERT_TRUE(StartGateway()) << gw_.Log();
   std::string raw;
-  Json acc = WsClient(Args("accept-then-leave",
-                           {R"({"message":"gate left","agentId":"main","idempotencyKey":"left-1"})"}),
-                      &raw);
+  Json acc =
+      WsClient(Args("accept-then-leave",
+                    {R"({"message":"gate left","agentId":"main","idempotencyKey":"left-1"})"}),
+               &raw);
   ASSERT_TRUE(acc.is_object()) << raw;
   EXPECT_EQ(Str(acc, "/accepted/payload/status"), "accepted") << raw;
   ASSERT_TRUE(WaitForWorker(home_, "agent:main:main", "busy"));
-  auto waiter = WsClientAsync(Args("call", {"agent.wait", R"({"runId":"left-1","timeoutMs":60000})"}));
+  auto waiter =
+      WsClientAsync(Args("call", {"agent.wait", R"({"runId":"left-1","timeoutMs":60000})"}));
   home_.OpenGate();
   Json w = waiter.get();
   ASSERT_TRUE(w.is_object());
@@ -288,8 +291,8 @@ TEST_F(GatewayWsTest, ClientLeavingMidTurnDoesNotCancelItAndAgentWaitGetsTheOutc
 
 TEST_F(GatewayWsTest, AgentWaitTimesOutWithStatusTimeoutWhileTheTurnRuns) {
   ASSERT_TRUE(StartGateway()) << gw_.Log();
-  auto runner = WsClientAsync(
-      Args("call", {"agent", R"({"message":"gate slow","agentId":"main","idempotencyKey":"slow-1"})"}));
+  auto runner = WsClientAsync(Args(
+      "call", {"agent", R"({"message":"gate slow","agentId":"main","idempotencyKey":"slow-1"})"}));
   ASSERT_TRUE(WaitForWorker(home_, "agent:main:main", "busy"));
   Json w = WsClient(Args("call", {"agent.wait", R"({"runId":"slow-1","timeoutMs":300})"}));
   EXPECT_TRUE(w["res"]["ok"].get<bool>()) << w.dump();
@@ -300,8 +303,9 @@ TEST_F(GatewayWsTest, AgentWaitTimesOutWithStatusTimeoutWhileTheTurnRuns) {
 }
 
 TEST_F(GatewayWsTest, TwoHundredConcurrentConnectionsOnOneHundredSessionsAreAllAnswered) {
-  ASSERT_TRUE(gw_.Start("[supervisor]\nmax_workers = 128\n[agents.main]\nrunner = \"echo\"\n"
-                        "[channels.http]\n"))
+  ASSERT_TRUE(
+      gw_.Start("[supervisor]\nmax_workers = 128\n[agents.main]\nrunner = \"echo\"\n"
+                "[channels.http]\n"))
       << gw_.Log();
   std::string raw;
   Json r = WsClient(Args("concurrent", {"200", "100"}), &raw, std::chrono::seconds(110));
@@ -363,7 +367,8 @@ TEST_F(GatewayWsTest, FrameOverMaxPayloadClosesWith1009) {
 
 TEST_F(GatewayWsTest, OperatorMethodsMapOntoTheCoresMethodTable) {
   ASSERT_TRUE(StartGateway()) << gw_.Log();
-  Json turn = WsCall(gw_, "agent", R"({"message":"hi ops","agentId":"main","idempotencyKey":"ops-1"})");
+  Json turn =
+      WsCall(gw_, "agent", R"({"message":"hi ops","agentId":"main","idempotencyKey":"ops-1"})");
   ASSERT_TRUE(turn["res"]["ok"].get<bool>()) << turn.dump();
   Json health = WsCall(gw_, "health");
   ASSERT_TRUE(health["res"]["ok"].get<bool>()) << health.dump();

@@ -86,8 +86,9 @@ common::Result<Credentials> LoadCredentials(const common::HttpChannelConfig& cfg
   } else if (!cfg.token_file.empty()) {
     std::string path = UnderHome(cfg.token_file, paths);
     auto t = common::LoadOrCreateToken(path, cfg.generate_token_file);
-    if (!t.ok()) return common::Status::FailedPrecondition("channels.http.token_file: " +
-                                                           t.status().message());
+    if (!t.ok())
+      return common::Status::FailedPrecondition("channels.http.token_file: " +
+                                                t.status().message());
     c.token = *t;
     c.token_source = "file " + path;
   }

@@ -18,8 +18,8 @@
 namespace laneway::supervisor::http {
 
 struct Credentials {
-  std::string token;     // empty: no shared token (loopback only)
-  std::string password;  // empty: passwords are refused
+  std::string token;                                 // empty: no shared token (loopback only)
+  std::string password;                              // empty: passwords are refused
   std::map<std::string, std::string> device_tokens;  // device id -> token
   std::string token_source;  // "env LANEWAY_TOKEN", "file /x/token", "none" (for status)
 

@@ -129,9 +129,8 @@ int64_t CoreLink::Call(Value request, Handler handler) {
     }
   }
   if (!why.empty()) {
-    boost::asio::post(io_, [handler = std::move(handler), id, why] {
-      handler(UnavailableError(id, why));
-    });
+    boost::asio::post(
+        io_, [handler = std::move(handler), id, why] { handler(UnavailableError(id, why)); });
     return id;
   }
   handlers_.emplace(id, std::move(handler));
@@ -155,8 +154,7 @@ void CoreLink::Drain() {
         // The protocol is one frame; skip the rest of a multi-part message.
         ++undecodable_;
         zmq::message_t rest;
-        while (sock_->get(zmq::sockopt::rcvmore) &&
-               sock_->recv(rest, zmq::recv_flags::dontwait)) {
+        while (sock_->get(zmq::sockopt::rcvmore) && sock_->recv(rest, zmq::recv_flags::dontwait)) {
         }
         continue;
       }

@@ -15,8 +15,8 @@ common::Result<ReqFrame> ParseReq(std::string_view text, std::string* id) {
   if (it != j->end() && it->is_string()) *id = it->get<std::string>();
   std::string type = StringOr(*j, "type");
   if (type != "req") {
-    return common::Status::InvalidArgument("malformed frame: type must be \"req\", got \"" +
-                                           type + "\"");
+    return common::Status::InvalidArgument("malformed frame: type must be \"req\", got \"" + type +
+                                           "\"");
   }
   if (id->empty()) return common::Status::InvalidArgument("malformed frame: missing string id");
   ReqFrame f;

@@ -42,8 +42,8 @@ struct Gateway {
   std::atomic<uint64_t> auth_failures{0};
 
   int64_t uptime_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - started)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started)
         .count();
   }
 };

@@ -75,8 +75,8 @@ void HttpSession::OnRead(const boost::system::error_code& ec) {
     keep_alive_ = false;
     return Respond(413, kJson,
                    ErrorBody(413, "invalid_request_error", "payload_too_large",
-                             "request body is larger than " +
-                                 std::to_string(gw_.http.max_payload) + " bytes"));
+                             "request body is larger than " + std::to_string(gw_.http.max_payload) +
+                                 " bytes"));
   }
   if (ec == bhttp::error::header_limit) {
     keep_alive_ = false;
@@ -155,32 +155,32 @@ void HttpSession::Readyz() {
   // The timer's handler holds the session for at most kReadyzTimeout.
   std::weak_ptr<HttpSession> weak = shared_from_this();
   std::shared_ptr<HttpSession> strong = shared_from_this();
-  once->id = gw_.core->Call(common::NewMessage(common::msg::kStatus),
-                            [weak, once, timer](const common::Value& msg) {
-    if (once->done) return true;
-    once->done = true;
-    timer->cancel();
-    auto self = weak.lock();
-    if (!self) return true;
-    const common::Value* data = msg.Find("data");
-    const common::Value* journal = data ? data->Find("journal") : nullptr;
-    const common::Value* journal_ok = journal ? journal->Find("ok") : nullptr;
-    const common::Value* draining = data ? data->Find("shutting_down") : nullptr;
-    std::string why;
-    if (common::MessageType(msg) != common::msg::kResult) {
-      why = "core error";
-    } else if (!journal_ok || !journal_ok->is_bool() || !journal_ok->as_bool()) {
-      why = "journal not writable";
-    } else if (draining && draining->is_bool() && draining->as_bool()) {
-      why = "draining";
-    }
-    if (why.empty()) {
-      self->Respond(200, kJson, R"({"ready":true})");
-    } else {
-      self->Respond(503, kJson, R"({"ready":false,"reason":")" + why + "\"}");
-    }
-    return true;
-  });
+  once->id = gw_.core->Call(
+      common::NewMessage(common::msg::kStatus), [weak, once, timer](const common::Value& msg) {
+        if (once->done) return true;
+        once->done = true;
+        timer->cancel();
+        auto self = weak.lock();
+        if (!self) return true;
+        const common::Value* data = msg.Find("data");
+        const common::Value* journal = data ? data->Find("journal") : nullptr;
+        const common::Value* journal_ok = journal ? journal->Find("ok") : nullptr;
+        const common::Value* draining = data ? data->Find("shutting_down") : nullptr;
+        std::string why;
+        if (common::MessageType(msg) != common::msg::kResult) {
+          why = "core error";
+        } else if (!journal_ok || !journal_ok->is_bool() || !journal_ok->as_bool()) {
+          why = "journal not writable";
+        } else if (draining && draining->is_bool() && draining->as_bool()) {
+          why = "draining";
+        }
+        if (why.empty()) {
+          self->Respond(200, kJson, R"({"ready":true})");
+        } else {
+          self->Respond(503, kJson, R"({"ready":false,"reason":")" + why + "\"}");
+        }
+        return true;
+      });
   CoreLink* core = gw_.core;
   timer->expires_after(kReadyzTimeout);
   timer->async_wait([strong, once, core](const boost::system::error_code& ec) {
@@ -204,9 +204,9 @@ void HttpSession::BeginEvents() {
   if (closed_ || streaming_) return;
   streaming_ = true;
   keep_alive_ = false;
-  Queue(
-      "HTTP/1.1 200 OK\r\nServer: " + std::string(kGatewayVersion) +
-      "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+  Queue("HTTP/1.1 200 OK\r\nServer: " + std::string(kGatewayVersion) +
+        "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: "
+        "close\r\n\r\n");
 }
 
 void HttpSession::SendEventData(const std::string& data) {

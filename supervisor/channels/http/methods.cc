@@ -126,13 +126,13 @@ void MethodTable::Agent(const ReqFrame& req, Weak conn) {
     if (auto s = msg.GetStringOr("session", ""); s.ok() && !s->empty()) run->session = *s;
     auto event = [&](const std::string& stream, Json data) {
       if (auto c = conn.lock()) {
-        c->SendEvent("agent", AgentEventPayload(run_id, stream, std::move(data), run->session,
-                                                ++run->seq));
+        c->SendEvent("agent",
+                     AgentEventPayload(run_id, stream, std::move(data), run->session, ++run->seq));
       }
     };
     if (type == common::msg::kAccepted) {
-      Send(conn, ResOk(id, {{"runId", run_id}, {"status", "accepted"},
-                            {"acceptedAt", UnixMillis()}}));
+      Send(conn,
+           ResOk(id, {{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", UnixMillis()}}));
       event("lifecycle", {{"phase", "start"}, {"startedAt", UnixMillis()}});
       return false;
     }
@@ -172,34 +172,36 @@ void MethodTable::AgentWait(const ReqFrame& req, Weak conn) {
   auto timer = std::make_shared<boost::asio::steady_timer>(gw_.io);
   auto answered = std::make_shared<bool>(false);
   std::string id = req.id;
-  int64_t core_id = gw_.core->Call(std::move(m), [conn, id, run_id, timer, answered](const Value& msg) {
-    if (*answered) return true;
-    const std::string& type = common::MessageType(msg);
-    if (type == common::msg::kOutcome) {
-      *answered = true;
-      timer->cancel();
-      Send(conn, ResOk(id, WaitPayload(run_id, msg)));
-      return true;
-    }
-    if (IsError(msg)) {
-      *answered = true;
-      timer->cancel();
-      std::string code = CoreErrorCode(msg);
-      Send(conn, ResError(id, ErrorCode(code),
-                          code == "unknown_turn" ? "agent.wait: unknown runId " + run_id
-                                                 : "agent.wait: " + CoreErrorText(msg)));
-      return true;
-    }
-    return false;
-  });
+  int64_t core_id =
+      gw_.core->Call(std::move(m), [conn, id, run_id, timer, answered](const Value& msg) {
+        if (*answered) return true;
+        const std::string& type = common::MessageType(msg);
+        if (type == common::msg::kOutcome) {
+          *answered = true;
+          timer->cancel();
+          Send(conn, ResOk(id, WaitPayload(run_id, msg)));
+          return true;
+        }
+        if (IsError(msg)) {
+          *answered = true;
+          timer->cancel();
+          std::string code = CoreErrorCode(msg);
+          Send(conn, ResError(id, ErrorCode(code),
+                              code == "unknown_turn" ? "agent.wait: unknown runId " + run_id
+                                                     : "agent.wait: " + CoreErrorText(msg)));
+          return true;
+        }
+        return false;
+      });
   timer->expires_after(std::chrono::milliseconds(timeout_ms));
   CoreLink* core = gw_.core;
-  timer->async_wait([conn, id, run_id, answered, core, core_id](const boost::system::error_code& ec) {
-    if (ec || *answered) return;
-    *answered = true;
-    core->Forget(core_id);
-    Send(conn, ResOk(id, {{"runId", run_id}, {"status", "timeout"}}));
-  });
+  timer->async_wait(
+      [conn, id, run_id, answered, core, core_id](const boost::system::error_code& ec) {
+        if (ec || *answered) return;
+        *answered = true;
+        core->Forget(core_id);
+        Send(conn, ResOk(id, {{"runId", run_id}, {"status", "timeout"}}));
+      });
 }
 
 void MethodTable::Simple(const ReqFrame& req, Weak conn, Value core_request, Shape shape) {
@@ -246,13 +248,14 @@ void MethodTable::Health(const ReqFrame& req, Weak conn) {
   auto started = std::chrono::steady_clock::now();
   std::string id = req.id;
   const common::Config& config = gw_.config;
-  StatusAndSessions([conn, id, started, &config](const Value& st, const Value& ss, const Value* err) {
-    if (err) return Send(conn, ResError(id, kUnavailable, "health: " + CoreErrorText(*err)));
-    int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count();
-    Send(conn, ResOk(id, HealthPayload(config, st, ss, ms)));
-  });
+  StatusAndSessions(
+      [conn, id, started, &config](const Value& st, const Value& ss, const Value* err) {
+        if (err) return Send(conn, ResError(id, kUnavailable, "health: " + CoreErrorText(*err)));
+        int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+        Send(conn, ResOk(id, HealthPayload(config, st, ss, ms)));
+      });
 }
 
 void MethodTable::Status(const ReqFrame& req, Weak conn) {
@@ -271,15 +274,17 @@ void MethodTable::SessionsList(const ReqFrame& req, Weak conn) {
 }
 
 void MethodTable::WorkersList(const ReqFrame& req, Weak conn) {
-  Simple(req, conn, common::NewMessage(common::msg::kWorkers),
-         [](const Value& data) { return Json{{"workers", ValueToJson(data)}}; });
+  Simple(req, conn, common::NewMessage(common::msg::kWorkers), [](const Value& data) {
+    return Json{{"workers", ValueToJson(data)}};
+  });
 }
 
 void MethodTable::SessionOp(const ReqFrame& req, Weak conn, std::string_view type) {
   std::string session = StringOr(req.params, "session");
   if (session.empty()) session = StringOr(req.params, "sessionKey");
   if (session.empty()) {
-    return Send(conn, ResError(req.id, kInvalidRequest, req.method + ": params.session is required"));
+    return Send(conn,
+                ResError(req.id, kInvalidRequest, req.method + ": params.session is required"));
   }
   Value m = common::NewMessage(type);
   m.Set("session", session);
@@ -307,7 +312,8 @@ void MethodTable::TurnsGet(const ReqFrame& req, Weak conn) {
   } else if (turn_id > 0) {
     m.Set("turn_id", turn_id);
   } else {
-    return Send(conn, ResError(req.id, kInvalidRequest, "turns.get: params.runId or params.turnId is required"));
+    return Send(conn, ResError(req.id, kInvalidRequest,
+                               "turns.get: params.runId or params.turnId is required"));
   }
   Simple(req, conn, std::move(m), [](const Value& data) { return ValueToJson(data); });
 }

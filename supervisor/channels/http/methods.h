@@ -54,10 +54,10 @@ class MethodTable {
   // One core request whose `result` data becomes the payload through `shape`.
   void Simple(const ReqFrame& req, Weak conn, common::Value core_request, Shape shape);
   // `status` and `sessions` together (health, status).
-  void StatusAndSessions(std::function<void(const common::Value& status,
-                                            const common::Value& sessions,
-                                            const common::Value* error)>
-                             done);
+  void StatusAndSessions(
+      std::function<void(const common::Value& status, const common::Value& sessions,
+                         const common::Value* error)>
+          done);
   // A session operation taking params.session (or params.sessionKey).
   void SessionOp(const ReqFrame& req, Weak conn, std::string_view type);
 

@@ -26,7 +26,8 @@ std::string ContentText(const Json& content) {
   std::string out;
   if (content.is_array()) {
     for (const Json& part : content) {
-      if (part.is_object() && StringOr(part, "type", "text") == "text") out += StringOr(part, "text");
+      if (part.is_object() && StringOr(part, "type", "text") == "text")
+        out += StringOr(part, "text");
     }
   }
   return out;
@@ -51,8 +52,8 @@ HttpError OutcomeError(const Value& msg) {
   e.message = "turn " + status + (text.empty() ? "" : ": " + text);
   e.code = status;
   if (status == "rejected") {
-    bool busy = text.find("queue full") != std::string::npos ||
-                text.find("too many") != std::string::npos;
+    bool busy =
+        text.find("queue full") != std::string::npos || text.find("too many") != std::string::npos;
     bool down = text.find("shutting down") != std::string::npos;
     e.status = down ? 503 : busy ? 429 : 400;
     e.type = busy ? "rate_limit_error" : down ? "server_error" : "invalid_request_error";
@@ -67,12 +68,14 @@ HttpError OutcomeError(const Value& msg) {
 }
 
 Json Chunk(const std::string& id, const std::string& model, Json delta, Json finish) {
-  return {{"id", id},
-          {"object", "chat.completion.chunk"},
-          {"created", UnixSeconds()},
-          {"model", model},
-          {"choices", Json::array({{{"index", 0}, {"delta", std::move(delta)},
-                                    {"finish_reason", std::move(finish)}}})}};
+  return {
+      {"id", id},
+      {"object", "chat.completion.chunk"},
+      {"created", UnixSeconds()},
+      {"model", model},
+      {"choices",
+       Json::array(
+           {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
 }
 
 }  // namespace
@@ -117,7 +120,8 @@ std::optional<HttpError> ParseChatRequest(const std::string& body,
   }
   for (auto it = msgs->rbegin(); it != msgs->rend(); ++it) {
     if (StringOr(*it, "role") == "user") {
-      out->message = it->is_object() && it->contains("content") ? ContentText((*it)["content"]) : "";
+      out->message =
+          it->is_object() && it->contains("content") ? ContentText((*it)["content"]) : "";
       break;
     }
   }
@@ -152,8 +156,8 @@ std::string OpenAiErrorBody(const HttpError& e) {
 std::string ModelsBody(const common::Config& config) {
   Json data = Json::array();
   for (const std::string& id : AgentIds(config)) {
-    data.push_back({{"id", ModelName(id)}, {"object", "model"}, {"created", 0},
-                    {"owned_by", "laneway"}});
+    data.push_back(
+        {{"id", ModelName(id)}, {"object", "model"}, {"created", 0}, {"owned_by", "laneway"}});
   }
   return DumpJson({{"object", "list"}, {"data", data}});
 }
@@ -185,7 +189,8 @@ void ServeChatCompletion(Gateway& gw, ChatRequest req,
       if (r && req.stream) {
         st->began = true;
         r->BeginEvents();
-        r->SendEventData(DumpJson(Chunk(st->id, req.model, {{"role", "assistant"}, {"content", ""}}, nullptr)));
+        r->SendEventData(
+            DumpJson(Chunk(st->id, req.model, {{"role", "assistant"}, {"content", ""}}, nullptr)));
       }
       return false;
     }
@@ -205,7 +210,8 @@ void ServeChatCompletion(Gateway& gw, ChatRequest req,
       if (replied) {
         // A runner that does not stream (or a core that dropped progress): the
         // outcome holds the whole reply; send what the deltas did not.
-        if (reply.size() > st->streamed.size() && reply.compare(0, st->streamed.size(), st->streamed) == 0) {
+        if (reply.size() > st->streamed.size() &&
+            reply.compare(0, st->streamed.size(), st->streamed) == 0) {
           r->SendEventData(DumpJson(
               Chunk(st->id, req.model, {{"content", reply.substr(st->streamed.size())}}, nullptr)));
         }
@@ -223,16 +229,16 @@ void ServeChatCompletion(Gateway& gw, ChatRequest req,
       r->Respond(e.status, kJson, OpenAiErrorBody(e));
       return true;
     }
-    Json body = {
-        {"id", st->id},
-        {"object", "chat.completion"},
-        {"created", UnixSeconds()},
-        {"model", req.model},
-        {"choices", Json::array({{{"index", 0},
-                                  {"message", {{"role", "assistant"}, {"content", reply}}},
-                                  {"finish_reason", "stop"}}})},
-        {"usage", {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}}}};
-    if (const Value* t = msg.Find("turn_id"); t && t->is_int()) body["laneway_turn_id"] = t->as_int();
+    Json body = {{"id", st->id},
+                 {"object", "chat.completion"},
+                 {"created", UnixSeconds()},
+                 {"model", req.model},
+                 {"choices", Json::array({{{"index", 0},
+                                           {"message", {{"role", "assistant"}, {"content", reply}}},
+                                           {"finish_reason", "stop"}}})},
+                 {"usage", {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}}}};
+    if (const Value* t = msg.Find("turn_id"); t && t->is_int())
+      body["laneway_turn_id"] = t->as_int();
     r->Respond(200, kJson, DumpJson(body));
     return true;
   });

@@ -43,18 +43,18 @@ std::string DefaultAgentId(const common::Config& config) {
   return config.agents.empty() ? "main" : config.agents.begin()->first;
 }
 
-AgentResult FinalAgentResult(const std::string& run_id, const Value& outcome,
-                             int64_t duration_ms) {
+AgentResult FinalAgentResult(const std::string& run_id, const Value& outcome, int64_t duration_ms) {
   AgentResult r;
   std::string status = Str(outcome, "status");
   if (status == "replied") {
     r.ok = true;
-    r.payload = {{"runId", run_id},
-                 {"status", "ok"},
-                 {"summary", "completed"},
-                 {"result",
-                  {{"payloads", Json::array({{{"text", Str(outcome, "reply")}, {"mediaUrl", nullptr}}})},
-                   {"meta", {{"durationMs", duration_ms}}}}}};
+    r.payload = {
+        {"runId", run_id},
+        {"status", "ok"},
+        {"summary", "completed"},
+        {"result",
+         {{"payloads", Json::array({{{"text", Str(outcome, "reply")}, {"mediaUrl", nullptr}}})},
+          {"meta", {{"durationMs", duration_ms}}}}}};
     return r;
   }
   std::string error = Str(outcome, "error");
@@ -73,7 +73,8 @@ Json WaitPayload(const std::string& run_id, const Value& outcome) {
   Json p = {{"runId", run_id}};
   if (status == "replied") {
     p["status"] = "ok";
-    p["result"] = {{"payloads", Json::array({{{"text", Str(outcome, "reply")}, {"mediaUrl", nullptr}}})}};
+    p["result"] = {
+        {"payloads", Json::array({{{"text", Str(outcome, "reply")}, {"mediaUrl", nullptr}}})}};
   } else if (status == "pending") {
     p["status"] = "timeout";
   } else {
@@ -86,8 +87,8 @@ Json WaitPayload(const std::string& run_id, const Value& outcome) {
 
 Json AgentEventPayload(const std::string& run_id, const std::string& stream, Json data,
                        const std::string& session_key, int64_t seq) {
-  return {{"runId", run_id}, {"stream", stream},  {"data", std::move(data)},
-          {"sessionKey", session_key}, {"seq", seq}, {"ts", UnixMillis()}};
+  return {{"runId", run_id},           {"stream", stream}, {"data", std::move(data)},
+          {"sessionKey", session_key}, {"seq", seq},       {"ts", UnixMillis()}};
 }
 
 Json RecentSessions(const Value& sessions, size_t limit) {
@@ -135,7 +136,9 @@ Json HealthPayload(const common::Config& config, const Value& status, const Valu
           {"defaultAgentId", def},
           {"agents", agents},
           {"sessions",
-           {{"path", path}, {"count", Rows(sessions).size()}, {"recent", RecentSessions(sessions, 10)}}},
+           {{"path", path},
+            {"count", Rows(sessions).size()},
+            {"recent", RecentSessions(sessions, 10)}}},
           {"laneway", ValueToJson(status)}};
 }
 
@@ -144,7 +147,8 @@ Json StatusPayload(const common::Config& config, const Value& status, const Valu
   Json hb_agents = Json::array();
   Json by_agent = Json::array();
   for (const std::string& id : AgentIds(config)) {
-    hb_agents.push_back({{"agentId", id}, {"enabled", false}, {"every", "disabled"}, {"everyMs", nullptr}});
+    hb_agents.push_back(
+        {{"agentId", id}, {"enabled", false}, {"every", "disabled"}, {"everyMs", nullptr}});
     Value mine = Value::MakeArray();
     for (const Value& r : Rows(sessions)) {
       if (Str(r, "agent") == id) mine.Push(r);
@@ -181,18 +185,19 @@ Json SessionsListPayload(const common::Config& config, const Value& sessions) {
                     {"turnsTotal", Int(r, "turns_total")}});
   }
   (void)config;
-  return {{"ts", UnixMillis()},
-          {"path", ""},
-          {"count", rows.size()},
-          {"defaults", {{"modelProvider", nullptr}, {"model", nullptr}, {"contextTokens", nullptr}}},
-          {"sessions", rows}};
+  return {
+      {"ts", UnixMillis()},
+      {"path", ""},
+      {"count", rows.size()},
+      {"defaults", {{"modelProvider", nullptr}, {"model", nullptr}, {"contextTokens", nullptr}}},
+      {"sessions", rows}};
 }
 
 const std::vector<std::string>& ServedMethods() {
   static const std::vector<std::string> kMethods = {
-      "connect",      "agent",         "agent.wait",      "health",       "status",
-      "sessions.list", "workers.list", "workers.kill",    "workers.restart", "turns.cancel",
-      "turns.get"};
+      "connect",         "agent",         "agent.wait",   "health",
+      "status",          "sessions.list", "workers.list", "workers.kill",
+      "workers.restart", "turns.cancel",  "turns.get"};
   return kMethods;
 }
 

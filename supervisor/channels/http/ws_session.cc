@@ -33,9 +33,8 @@ void WsSession::Run(beast::http::request<beast::http::string_body> req) {
   ws_.read_message_max(gw_.http.max_payload);
   ws_.auto_fragment(false);
   ws_.text(true);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(beast::http::field::server, kGatewayVersion);
-  }));
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, kGatewayVersion); }));
   ws_.async_accept(req, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->OnAccept(ec);
   });
@@ -175,8 +174,8 @@ void WsSession::Write() {
       closing_ = true;
       handshake_timer_.cancel();
       tick_timer_.cancel();
-      ws_.async_close(close_reason_, [self = shared_from_this()](const boost::system::error_code&) {
-      });
+      ws_.async_close(close_reason_,
+                      [self = shared_from_this()](const boost::system::error_code&) {});
     }
     return;
   }

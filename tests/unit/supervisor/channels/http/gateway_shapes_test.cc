@@ -80,8 +80,8 @@ TEST(GatewayAuthTest, ConnectAcceptsTokenPasswordOrTheDevicesOwnToken) {
 }
 
 TEST(GatewayAuthTest, PairedDevicesFileYieldsOperatorTokens) {
-  auto d = ParsePairedDevices(
-      R"({"a":{"tokens":{"operator":{"token":"t1"}}},"b":{"tokens":{}},"c":5})");
+  auto d =
+      ParsePairedDevices(R"({"a":{"tokens":{"operator":{"token":"t1"}}},"b":{"tokens":{}},"c":5})");
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(d->size(), 1u);
   EXPECT_EQ(d->at("a"), "t1");
@@ -155,8 +155,10 @@ TEST(GatewayOpenAiTest, ParsesModelSessionAndLastUserMessage) {
                                 "hdr", cfg, &h));
   EXPECT_EQ(h.session, "openai-user:hdr");
   ChatRequest fresh1, fresh2;
-  ParseChatRequest(R"({"model":"main","messages":[{"role":"user","content":"x"}]})", "", cfg, &fresh1);
-  ParseChatRequest(R"({"model":"main","messages":[{"role":"user","content":"x"}]})", "", cfg, &fresh2);
+  ParseChatRequest(R"({"model":"main","messages":[{"role":"user","content":"x"}]})", "", cfg,
+                   &fresh1);
+  ParseChatRequest(R"({"model":"main","messages":[{"role":"user","content":"x"}]})", "", cfg,
+                   &fresh2);
   EXPECT_NE(fresh1.session, fresh2.session);
   EXPECT_EQ(fresh1.session.rfind("openai:", 0), 0u);
 }
@@ -166,12 +168,13 @@ TEST(GatewayOpenAiTest, BadRequestsGetStatusAndCode) {
   ChatRequest r;
   EXPECT_EQ(ParseChatRequest("{", "", cfg, &r)->status, 400u);
   EXPECT_EQ(ParseChatRequest(R"({"messages":[]})", "", cfg, &r)->code, "missing_model");
-  auto unknown = ParseChatRequest(R"({"model":"x","messages":[{"role":"user","content":"a"}]})",
-                                  "", cfg, &r);
+  auto unknown =
+      ParseChatRequest(R"({"model":"x","messages":[{"role":"user","content":"a"}]})", "", cfg, &r);
   EXPECT_EQ(unknown->status, 404u);
   EXPECT_EQ(unknown->code, "model_not_found");
-  EXPECT_EQ(ParseChatRequest(R"({"model":"main","messages":[{"role":"system","content":"a"}]})",
-                             "", cfg, &r)->code,
+  EXPECT_EQ(ParseChatRequest(R"({"model":"main","messages":[{"role":"system","content":"a"}]})", "",
+                             cfg, &r)
+                ->code,
             "missing_user_message");
   Json body = Json::parse(OpenAiErrorBody(*unknown));
   EXPECT_EQ(body["error"]["code"], "model_not_found");
@@ -220,8 +223,8 @@ tick_interval = "250ms"
   EXPECT_EQ(h.handshake_timeout, std::chrono::seconds(2));
   EXPECT_EQ(h.tick_interval, std::chrono::milliseconds(250));
   EXPECT_FALSE(h.generate_token_file);
-  auto bad = common::ParseConfig("[agents.main]\nrunner = \"echo\"\n[channels.http]\nmax_payload = 5\n",
-                                 "t.toml");
+  auto bad = common::ParseConfig(
+      "[agents.main]\nrunner = \"echo\"\n[channels.http]\nmax_payload = 5\n", "t.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("channels.http.max_payload"), std::string::npos);
   common::Config built_in = common::BuiltInConfig();
