@@ -51,7 +51,7 @@ TEST(GatewayCliTest, NonLoopbackListenWithoutATokenIsRefusedAtStart) {
   SupervisorProcess sup(home, {{"LANEWAY_TOKEN", ""}, {"LANEWAY_HTTP_LISTEN", "0.0.0.0:0"}});
   home.Write("laneway.toml", GatewayConfig(home));
   int code = sup.RunToExit();
-  EXPECT_NE(code, 0);
+  EXPECT_EQ(code, 5) << "start-up failure";
   EXPECT_NE(sup.Log().find("without a token"), std::string::npos) << sup.Log();
 }
 
