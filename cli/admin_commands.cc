@@ -13,6 +13,7 @@
 #include "cli/call.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "common/config.h"
 #include "common/duration.h"
 #include "common/file_lock.h"
 #include "common/protocol.h"
@@ -25,6 +26,8 @@ namespace {
 
 // The supervisor's exit code for a start-up failure (docs/operations.md); `laneway
 // up` exits with the supervisor's codes, so its own start-up checks use it too.
+constexpr int kExitBadConfig = 3;
+constexpr int kExitAlreadyRunning = 4;
 constexpr int kExitStartupFailure = 5;
 
 std::string ExeDir() {
@@ -103,6 +106,23 @@ int CmdUp(int argc, char** argv) {
   // here which path refused which permission, and to whom.
   if (auto problem = HomeProblem(paths->home)) {
     return out.Fail(kExitStartupFailure, code::kPermissionDenied, *problem);
+  }
+  // The supervisor checks all of this again; checking here first means the errors
+  // an operator meets most name what they ran, `laneway up`.
+  if (auto holder = common::LockHolder(paths->instance_lock); holder.ok() && *holder > 0) {
+    return out.Fail(kExitAlreadyRunning, code::kAlreadyRunning,
+                    "a supervisor (pid " + std::to_string(*holder) + ") is already running on " +
+                        paths->home + "; stop it with `laneway down`");
+  }
+  std::string config_path = args.Get("--config").value_or("");
+  if (config_path.empty() && ::access(paths->config_file.c_str(), F_OK) == 0) {
+    config_path = paths->config_file;
+  }
+  if (!config_path.empty()) {
+    if (auto config = common::LoadConfigFile(config_path); !config.ok()) {
+      return out.Fail(kExitBadConfig, code::kBadConfig,
+                      "refusing to start: " + config.status().message());
+    }
   }
   std::string exe = ExeDir() + "/laneway-supervisor";
   if (const char* env = std::getenv("LANEWAY_SUPERVISOR_BIN"); env && *env) exe = env;

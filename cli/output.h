@@ -27,7 +27,9 @@ inline constexpr const char* kPermissionDenied = "permission_denied";   // exit 
 inline constexpr const char* kNoAnswer = "no_answer";                   // exit 3
 inline constexpr const char* kStillDraining = "still_draining";         // exit 1
 inline constexpr const char* kTooLarge = "too_large";                   // exit 1
-inline constexpr const char* kStartFailed = "start_failed";             // exit 3 (up)
+inline constexpr const char* kStartFailed = "start_failed";             // exit 5 (up)
+inline constexpr const char* kBadConfig = "bad_config";                 // exit 3 (up)
+inline constexpr const char* kAlreadyRunning = "already_running";       // exit 4 (up)
 }  // namespace code
 
 // A failure on its way to the user.
