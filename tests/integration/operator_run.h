@@ -5,6 +5,7 @@
 #define LANEWAY_TESTS_INTEGRATION_OPERATOR_RUN_H_
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
