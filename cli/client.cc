@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <zmq.hpp>
 
 #include "cli/access_check.h"
@@ -17,6 +18,9 @@ using common::Value;
 struct Client::Impl {
   zmq::context_t ctx{1};
   zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+  // Connection events of `sock` (ZMQ_EVENT_DISCONNECTED), see WasDisconnected.
+  zmq::socket_t monitor{ctx, zmq::socket_type::pair};
+  bool monitoring = false;
 };
 
 Client::Client(common::Paths paths, std::unique_ptr<Impl> impl)
@@ -53,6 +57,14 @@ Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
   auto impl = std::make_unique<Impl>();
   try {
     impl->sock.set(zmq::sockopt::linger, 0);
+    // The supervisor closes a connection that sends a frame past its hard bound
+    // (ZMQ_MAXMSGSIZE) without a word; watching for that lets the CLI say so.
+    if (zmq_socket_monitor(impl->sock.handle(), "inproc://laneway-cli-monitor",
+                           ZMQ_EVENT_DISCONNECTED) == 0) {
+      impl->monitor.set(zmq::sockopt::linger, 0);
+      impl->monitor.connect("inproc://laneway-cli-monitor");
+      impl->monitoring = true;
+    }
     impl->sock.connect(paths.control_endpoint());
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot connect to " + paths.control_endpoint() + ": " + e.what());
@@ -106,6 +118,25 @@ Result<Value> Client::Receive(std::chrono::milliseconds timeout) {
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("receive: ") + e.what());
   }
+}
+
+bool Client::WasDisconnected() {
+  if (!impl_->monitoring) return false;
+  bool disconnected = false;
+  try {
+    zmq::message_t event;
+    while (impl_->monitor.recv(event, zmq::recv_flags::dontwait)) {
+      if (event.size() >= 2) {
+        uint16_t id;
+        std::memcpy(&id, event.data(), sizeof id);
+        disconnected |= id == ZMQ_EVENT_DISCONNECTED;
+      }
+      zmq::message_t address;  // every event is two frames
+      if (event.more()) (void)impl_->monitor.recv(address, zmq::recv_flags::dontwait);
+    }
+  } catch (const zmq::error_t&) {
+  }
+  return disconnected;
 }
 
 bool Client::Answers(const Value& m, int64_t req) {

@@ -43,6 +43,9 @@ class Client {
   common::Result<common::Value> Call(common::Value request, std::chrono::milliseconds timeout);
   // Whether `m` answers request `req`: its id, or an error with id 0.
   static bool Answers(const common::Value& m, int64_t req);
+  // Whether the connection to the supervisor was closed since the last call (the
+  // supervisor drops a peer whose frame is past its hard bound).
+  bool WasDisconnected();
   // Whether the supervisor process still holds its instance lock.
   bool SupervisorAlive() const;
   const common::Paths& paths() const { return paths_; }

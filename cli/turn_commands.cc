@@ -168,6 +168,16 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
                               std::chrono::milliseconds(1));
     }
     auto m = client.Receive(slice);
+    if (turn_id == 0 && client.last_request_bytes() > kAlwaysAnswered &&
+        client.WasDisconnected() && client.SupervisorAlive()) {
+      return PrintOutcome(
+          Synthesized(0, "", "rejected",
+                      "message too large (" + std::to_string(client.last_request_bytes()) +
+                          " bytes): the supervisor closed the connection without reading it, "
+                          "as it does past 4 x max_message_bytes + 1 MiB",
+                      code::kTooLarge),
+          out, Streamed{}, kExitFailed);
+    }
     if (!m.ok()) {
       if (!client.SupervisorAlive()) {
         if (turn_id == 0) {
