@@ -110,14 +110,19 @@ int PrintOutcome(const Value& outcome, const Output& out, const Streamed& stream
   // Name the turn, its session and what became of it once: not again where the
   // supervisor's text says so already ("turn 17 of session ... timed out ...").
   std::string line;
-  if (turn.empty() || error.find(turn) != std::string::npos) {
-    line = error;  // refused before acceptance, or the text names the turn
+  if (turn.empty()) {
+    line = Prose(status) + ": " + error;  // refused before acceptance: no turn to name
+  } else if (error.find(turn) != std::string::npos) {
+    // The text names the turn (and its session): add only what became of it,
+    // where the text does not say so itself.
+    const std::string what = Prose(status);
+    line = error.find(what) != std::string::npos ? error : what + ": " + error;
   } else {
     const std::string what = Prose(status);
     line = turn +
            (session.empty() || error.find(session) != std::string::npos ? "" : " on " + session);
     if (error.rfind(what, 0) == 0 || error.rfind(status, 0) == 0) {
-      line += ": " + error;  // "cancelled: ..." says the status itself
+      line += " " + error;  // "cancelled by ..." says the status itself
     } else {
       line += " " + what + (error.empty() ? "" : ": " + error);
     }
