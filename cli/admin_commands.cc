@@ -144,8 +144,8 @@ int CmdUp(int argc, char** argv) {
 int CmdDown(int argc, char** argv) {
   Output out("down", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = ParseCommand(argc, argv, kDownHelp, {"--timeout"}, {"--json", "--strict"}, 0, 0,
-                            out, &args);
+  if (int rc = ParseCommand(argc, argv, kDownHelp, {"--timeout"}, {"--json", "--strict"}, 0, 0, out,
+                            &args);
       rc >= 0) {
     return rc;
   }
@@ -169,8 +169,7 @@ int CmdDown(int argc, char** argv) {
       o.Set("home", paths->home);
       out.Json(o);
     } else {
-      std::cout << "laneway: no supervisor was running on " << paths->home
-                << "; nothing to stop\n";
+      std::cout << "laneway: no supervisor was running on " << paths->home << "; nothing to stop\n";
     }
     return kExitOk;
   }
@@ -187,8 +186,8 @@ int CmdDown(int argc, char** argv) {
   }
   if (holder.ok() && *holder > 0) {
     return out.Fail(kExitFailed, code::kStillDraining,
-                    "the supervisor (pid " + std::to_string(*holder) + ") is still draining after " +
-                        common::FormatDuration(timeout));
+                    "the supervisor (pid " + std::to_string(*holder) +
+                        ") is still draining after " + common::FormatDuration(timeout));
   }
   if (out.json()) {
     Value o = Value::MakeMap();

@@ -101,8 +101,7 @@ int CmdOperator(int argc, char** argv) {
   const char* help = cmd == "kill" ? kKillHelp : cmd == "restart" ? kRestartHelp : kCancelHelp;
   Output out(cmd, WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = ParseCommand(argc, argv, help, {"--agent"}, {"--json"}, 1, 1, out, &args);
-      rc >= 0) {
+  if (int rc = ParseCommand(argc, argv, help, {"--agent"}, {"--json"}, 1, 1, out, &args); rc >= 0) {
     return rc;
   }
   const std::string input = args.positional[0];

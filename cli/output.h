@@ -19,17 +19,17 @@ namespace laneway::cli {
 // Stable error codes of the CLI itself. Errors the supervisor sends carry its own
 // codes (docs/protocol.md: bad_request, too_large, unknown_session, ...), passed on.
 namespace code {
-inline constexpr const char* kUsage = "usage";                          // exit 2
-inline constexpr const char* kNoHome = "no_home";                       // exit 2
-inline constexpr const char* kAmbiguousSession = "ambiguous_session";   // exit 2
-inline constexpr const char* kUnreachable = "unreachable";              // exit 3
-inline constexpr const char* kPermissionDenied = "permission_denied";   // exit 3
-inline constexpr const char* kNoAnswer = "no_answer";                   // exit 3
-inline constexpr const char* kStillDraining = "still_draining";         // exit 1
-inline constexpr const char* kTooLarge = "too_large";                   // exit 1
-inline constexpr const char* kStartFailed = "start_failed";             // exit 5 (up)
-inline constexpr const char* kBadConfig = "bad_config";                 // exit 3 (up)
-inline constexpr const char* kAlreadyRunning = "already_running";       // exit 4 (up)
+inline constexpr const char* kUsage = "usage";                         // exit 2
+inline constexpr const char* kNoHome = "no_home";                      // exit 2
+inline constexpr const char* kAmbiguousSession = "ambiguous_session";  // exit 2
+inline constexpr const char* kUnreachable = "unreachable";             // exit 3
+inline constexpr const char* kPermissionDenied = "permission_denied";  // exit 3
+inline constexpr const char* kNoAnswer = "no_answer";                  // exit 3
+inline constexpr const char* kStillDraining = "still_draining";        // exit 1
+inline constexpr const char* kTooLarge = "too_large";                  // exit 1
+inline constexpr const char* kStartFailed = "start_failed";            // exit 5 (up)
+inline constexpr const char* kBadConfig = "bad_config";                // exit 3 (up)
+inline constexpr const char* kAlreadyRunning = "already_running";      // exit 4 (up)
 }  // namespace code
 
 // A failure on its way to the user.

@@ -61,7 +61,9 @@ int ExitFor(const std::string& status) {
   return kExitFailed;
 }
 
-std::string Prose(const std::string& status) { return status == "timed_out" ? "timed out" : status; }
+std::string Prose(const std::string& status) {
+  return status == "timed_out" ? "timed out" : status;
+}
 
 // What the user has seen of the reply so far (--stream).
 struct Streamed {
@@ -173,8 +175,8 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
                               std::chrono::milliseconds(1));
     }
     auto m = client.Receive(slice);
-    if (turn_id == 0 && client.last_request_bytes() > kAlwaysAnswered &&
-        client.WasDisconnected() && client.SupervisorAlive()) {
+    if (turn_id == 0 && client.last_request_bytes() > kAlwaysAnswered && client.WasDisconnected() &&
+        client.SupervisorAlive()) {
       return PrintOutcome(
           Synthesized(0, "", "rejected",
                       "message too large (" + std::to_string(client.last_request_bytes()) +
@@ -227,9 +229,7 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
       const std::string text = DescribeSupervisorError(*m, client.last_request_bytes());
       const std::string c = m->GetStringOr("code", "error").value();
       if (known_turn != 0) return out.Fail(kExitFailed, c, text);  // wait
-      return PrintOutcome(
-          Synthesized(0, "", "rejected", text, c),
-          out, Streamed{}, kExitFailed);
+      return PrintOutcome(Synthesized(0, "", "rejected", text, c), out, Streamed{}, kExitFailed);
     }
   }
 }
@@ -264,9 +264,9 @@ int CheckHardBound(Client& client, const Output& out, size_t bytes) {
   e.Set("code", code::kTooLarge);
   e.Set("bytes", static_cast<int64_t>(bytes));
   e.Set("max_message_bytes", limit);
-  return PrintOutcome(Synthesized(0, "", "rejected", DescribeSupervisorError(e, bytes),
-                                  code::kTooLarge),
-                      out, Streamed{}, kExitFailed);
+  return PrintOutcome(
+      Synthesized(0, "", "rejected", DescribeSupervisorError(e, bytes), code::kTooLarge), out,
+      Streamed{}, kExitFailed);
 }
 
 }  // namespace
@@ -274,8 +274,9 @@ int CheckHardBound(Client& client, const Output& out, size_t bytes) {
 int CmdAgent(int argc, char** argv) {
   Output out("agent", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = ParseCommand(argc, argv, kAgentHelp, {"--agent", "--message", "--session", "--timeout"},
-                            {"--json", "--deliver", "--stream"}, 0, 0, out, &args);
+  if (int rc =
+          ParseCommand(argc, argv, kAgentHelp, {"--agent", "--message", "--session", "--timeout"},
+                       {"--json", "--deliver", "--stream"}, 0, 0, out, &args);
       rc >= 0) {
     return rc;
   }
@@ -325,8 +326,8 @@ int CmdAgent(int argc, char** argv) {
 int CmdWait(int argc, char** argv) {
   Output out("wait", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = ParseCommand(argc, argv, kWaitHelp, {"--timeout"}, {"--json", "--stream"}, 1, 1,
-                            out, &args);
+  if (int rc = ParseCommand(argc, argv, kWaitHelp, {"--timeout"}, {"--json", "--stream"}, 1, 1, out,
+                            &args);
       rc >= 0) {
     return rc;
   }

@@ -59,8 +59,10 @@ TEST(OperatorPermissionTest, CommandsNameThePathAndPermissionInsteadOfNoSupervis
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start()) << sup.Log();
   Outsider outsider(home);
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"status"}, {"workers"}, {"kill", "agent:main:main"}, Agent("hi")}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"status"},
+                                               {"workers"},
+                                               {"kill", "agent:main:main"},
+                                               Agent("hi")}) {
     CliResult r = outsider.Run(args);
     EXPECT_EQ(r.code, 3) << args[0] << ": " << r.err;
     EXPECT_TRUE(Contains(r.err, "permission denied")) << r.err;
@@ -96,8 +98,7 @@ TEST(OperatorPermissionTest, UpNamesTheDirectoryItMayNotCreateOrUse) {
   EXPECT_TRUE(Contains(create.err, "mode 0555")) << create.err;
   CliResult use = as_outsider(locked);
   EXPECT_EQ(use.code, 5) << use.err;
-  EXPECT_TRUE(Contains(use.err, "permission denied: running a supervisor on " + locked))
-      << use.err;
+  EXPECT_TRUE(Contains(use.err, "permission denied: running a supervisor on " + locked)) << use.err;
   EXPECT_FALSE(Contains(use.err, "mkdir")) << use.err;
   EXPECT_FALSE(Contains(use.err, "laneway-supervisor")) << use.err;
   ::chmod(locked.c_str(), 0755);
@@ -106,9 +107,11 @@ TEST(OperatorPermissionTest, UpNamesTheDirectoryItMayNotCreateOrUse) {
 TEST(OperatorJsonTest, EveryCommandPrintsJsonWithAStableCodeWhenNothingRuns) {
   TempHome home;
   const std::vector<std::vector<std::string>> commands = {
-      {"status"},       {"workers"},        {"sessions"},          {"kill", "ops"},
-      {"restart", "ops"}, {"cancel", "ops"}, {"reload"},            {"down", "--strict"},
-      {"wait", "1"},    {"agent", "--agent", "main", "--message", "hi"}};
+      {"status"},         {"workers"},
+      {"sessions"},       {"kill", "ops"},
+      {"restart", "ops"}, {"cancel", "ops"},
+      {"reload"},         {"down", "--strict"},
+      {"wait", "1"},      {"agent", "--agent", "main", "--message", "hi"}};
   for (std::vector<std::string> args : commands) {
     args.push_back("--json");
     CliResult r = RunCli(home, args);
@@ -116,14 +119,16 @@ TEST(OperatorJsonTest, EveryCommandPrintsJsonWithAStableCodeWhenNothingRuns) {
     nlohmann::json j = JsonOut(r);
     ASSERT_TRUE(j.is_object()) << args[0] << ": stdout is not one JSON object: " << r.out;
     EXPECT_EQ(j.value("code", ""), "unreachable") << args[0] << ": " << r.out;
-    EXPECT_TRUE(Contains(j.value("error", ""), "no laneway supervisor is running on " + home.path()))
+    EXPECT_TRUE(
+        Contains(j.value("error", ""), "no laneway supervisor is running on " + home.path()))
         << r.out;
     EXPECT_EQ(r.err, "") << args[0] << ": with --json, nothing on stderr";
   }
   // Usage errors too.
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"kill", "--json"}, {"status", "--json", "--bogus"},
-        {"down", "--json", "--timeout", "soon"}, {"wait", "x", "--json"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"kill", "--json"},
+                                               {"status", "--json", "--bogus"},
+                                               {"down", "--json", "--timeout", "soon"},
+                                               {"wait", "x", "--json"}}) {
     CliResult r = RunCli(home, args);
     EXPECT_EQ(r.code, 2) << args[0];
     EXPECT_EQ(JsonOut(r).value("code", ""), "usage") << args[0] << ": " << r.out;
@@ -161,7 +166,7 @@ TEST(OperatorJsonTest, SupervisorRefusalsCarryTheirCodeForEveryOperatorCommand) 
   EXPECT_EQ(JsonOut(reload).value("code", ""), "bad_config") << reload.out;
   EXPECT_TRUE(Contains(JsonOut(reload).value("error", ""), "max_wrkers")) << reload.out;
   // A failed turn's object has the code too.
-  CliResult failed = RunCli(home, Agent("fail", "f") /* exits 3 */ );
+  CliResult failed = RunCli(home, Agent("fail", "f") /* exits 3 */);
   EXPECT_EQ(failed.code, 1);
   std::vector<std::string> fj = Agent("fail", "f");
   fj.push_back("--json");
@@ -180,7 +185,8 @@ TEST(OperatorDownTest, DownOfAStoppedSystemExitsZeroAndSaysNothingWasRunning) {
   TempHome home;
   CliResult down = RunCli(home, {"down"});
   EXPECT_EQ(down.code, 0) << down.err;
-  EXPECT_EQ(down.out, "laneway: no supervisor was running on " + home.path() + "; nothing to stop\n");
+  EXPECT_EQ(down.out,
+            "laneway: no supervisor was running on " + home.path() + "; nothing to stop\n");
   CliResult json = RunCli(home, {"down", "--json"});
   EXPECT_EQ(json.code, 0);
   EXPECT_EQ(JsonOut(json).value("was_running", true), false) << json.out;
@@ -202,8 +208,8 @@ TEST(OperatorSessionNameTest, OperatorCommandsTakeShortNamesAndSayWhichKeyTheyRe
   // agent:main:ops is busy; agent:helper:solo exists only for agent helper.
   auto ops = RunCliAsync(home, Agent("gate-1", "ops"));
   ASSERT_TRUE(WaitForWorker(home, "agent:main:ops", "busy"));
-  ASSERT_EQ(RunCli(home, {"agent", "--agent", "helper", "--message", "x", "--session", "solo"}).code,
-            0);
+  ASSERT_EQ(
+      RunCli(home, {"agent", "--agent", "helper", "--message", "x", "--session", "solo"}).code, 0);
 
   CliResult sessions = RunCli(home, {"sessions", "ops"});
   EXPECT_EQ(sessions.code, 0) << sessions.err;
@@ -275,8 +281,8 @@ TEST(OperatorUsageTest, EmptyMessagesBlankSessionsAndStrayArgumentsAreUsageError
   TempHome other;
   CliResult bad = RunCli(other, {"up", "--config", other.path() + "/nope.toml"});
   EXPECT_EQ(bad.code, 3) << bad.err;
-  EXPECT_TRUE(Contains(bad.err, "laneway up: refusing to start: cannot read config " +
-                                    other.path() + "/nope.toml"))
+  EXPECT_TRUE(Contains(
+      bad.err, "laneway up: refusing to start: cannot read config " + other.path() + "/nope.toml"))
       << bad.err;
   EXPECT_FALSE(Contains(bad.err, "laneway-supervisor")) << bad.err;
 }

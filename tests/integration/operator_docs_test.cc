@@ -70,9 +70,8 @@ TEST(OperatorDocsTest, ReadmeFirstFiveMinutesWorkAsWrittenFromAMakeInstallPrefix
   ASSERT_TRUE(Contains(makefile, "install: build\n\tcmake --install $(BUILD) --prefix $(PREFIX)"))
       << makefile;
   const std::string prefix = user_home + "/.local";
-  CliResult install = RunProgram({"/usr/bin/env", "cmake", "--install", LANEWAY_BUILD_DIR,
-                                  "--prefix", prefix},
-                                 {});
+  CliResult install =
+      RunProgram({"/usr/bin/env", "cmake", "--install", LANEWAY_BUILD_DIR, "--prefix", prefix}, {});
   ASSERT_EQ(install.code, 0) << install.out << install.err;
   for (const char* bin : {"laneway", "laneway-supervisor", "laneway-worker"}) {
     EXPECT_EQ(::access((prefix + "/bin/" + bin).c_str(), X_OK), 0) << bin;
@@ -117,7 +116,9 @@ TEST(OperatorDocsTest, ReadmeFirstFiveMinutesWorkAsWrittenFromAMakeInstallPrefix
       ASSERT_TRUE(WaitFor([&] {
         auto client = cli::Client::Connect(paths);
         return client.ok() &&
-               (*client)->Call(common::NewMessage(common::msg::kPing), std::chrono::seconds(1)).ok();
+               (*client)
+                   ->Call(common::NewMessage(common::msg::kPing), std::chrono::seconds(1))
+                   .ok();
       })) << ReadFile(user_home + "/laneway.log");
       continue;
     }
@@ -150,17 +151,22 @@ TEST(OperatorDocsTest, EveryOptionInTheReadmeCommandTableExists) {
     CliResult help = RunCli(home, {command, "--help"});
     EXPECT_EQ(help.code, 0);
     // Placeholders become values; every bracket opens: the whole line is one call.
-    const std::map<std::string, std::string> values = {
-        {"ID", "main"}, {"TEXT", "hi"},         {"KEY", "ops"},   {"DUR", "1s"},
-        {"TURN_ID", "1"}, {"SESSION", "ops"}, {"FILE", home.path() + "/no-such.toml"}};
+    const std::map<std::string, std::string> values = {{"ID", "main"},
+                                                       {"TEXT", "hi"},
+                                                       {"KEY", "ops"},
+                                                       {"DUR", "1s"},
+                                                       {"TURN_ID", "1"},
+                                                       {"SESSION", "ops"},
+                                                       {"FILE", home.path() + "/no-such.toml"}};
     while (words >> word) {
-      word.erase(std::remove_if(word.begin(), word.end(), [](char c) { return c == '[' || c == ']'; }),
-                 word.end());
+      word.erase(
+          std::remove_if(word.begin(), word.end(), [](char c) { return c == '[' || c == ']'; }),
+          word.end());
       if (word.empty() || word == "/") continue;
       if (word.rfind("--", 0) == 0) {
-        EXPECT_TRUE(Contains(help.out, word)) << word << " is not in `laneway " << command
-                                              << " --help`:\n"
-                                              << help.out;
+        EXPECT_TRUE(Contains(help.out, word))
+            << word << " is not in `laneway " << command << " --help`:\n"
+            << help.out;
         args.push_back(word);
       } else if (auto v = values.find(word); v != values.end()) {
         args.push_back(v->second);

@@ -18,7 +18,8 @@ TEST(OperatorOutputTest, TooLargeNamesTheSizeAndTheLimitFromTheFields) {
   Value e = Error("too_large", "whatever");
   e.Set("bytes", 5000);
   e.Set("max_message_bytes", 4096);
-  EXPECT_EQ(DescribeSupervisorError(e, 1), "message too large (5000 bytes > max_message_bytes 4096)");
+  EXPECT_EQ(DescribeSupervisorError(e, 1),
+            "message too large (5000 bytes > max_message_bytes 4096)");
 }
 
 TEST(OperatorOutputTest, TooLargeReadsTheNumbersFromTheTextOfAnOlderSupervisor) {
