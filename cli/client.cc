@@ -51,7 +51,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
   if (*holder == 0) return Status::Unavailable(UnreachableHint(paths));
   // Connecting to a unix socket needs write permission on it; ZeroMQ would retry
   // in the background forever and the request would just time out.
-  if (auto p = AccessProblem(paths.control_socket, R_OK | W_OK)) {
+  if (auto p = AccessProblem(paths.control_socket, W_OK)) {
     return Status::FailedPrecondition(*p);
   }
   auto impl = std::make_unique<Impl>();
