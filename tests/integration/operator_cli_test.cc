@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/operator_run.h"
@@ -318,6 +319,40 @@ TEST(OperatorTooLargeTest, OversizedMessageIsRefusedAtOnceWithItsSizeAndTheLimit
   CliResult ok = RunCli(home, Agent("-"), std::string(3000, 'z'));
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(ok.out, std::string(3000, 'z') + "\n");
+}
+
+TEST(OperatorStreamTest, JsonStreamPrintsAProgressLinePerChunkThenTheOutcome) {
+  TempHome home;
+  home.Write("stream.sh",
+             "#!/bin/sh\nmsg=$(cat)\nprintf 'first:%s\\n' \"$msg\"\n"
+             "flock -s \"$LANEWAY_HOME/gate.lock\" true\nprintf 'second:%s\\n' \"$msg\"\n",
+             0755);
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start("[agents.main]\nrunner = \"exec\"\ncommand = [\"" + home.path() +
+                        "/stream.sh\"]\n"))
+      << sup.Log();
+  auto call =
+      RunCliAsync(home, {"agent", "--agent", "main", "--message", "x", "--stream", "--json"});
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
+  home.OpenGate();
+  CliResult r = call.get();
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> objects;
+  for (std::string line; std::getline(lines, line);) {
+    objects.push_back(nlohmann::json::parse(line, nullptr, false));
+    ASSERT_FALSE(objects.back().is_discarded()) << line;
+  }
+  ASSERT_GE(objects.size(), 2u) << r.out;
+  std::string streamed;
+  for (size_t i = 0; i + 1 < objects.size(); ++i) {
+    EXPECT_EQ(objects[i].value("type", ""), "progress") << r.out;
+    EXPECT_EQ(objects[i].value("seq", 0), static_cast<int>(i + 1)) << r.out;
+    streamed += objects[i].value("delta", "");
+  }
+  EXPECT_EQ(objects.back().value("status", ""), "replied") << r.out;
+  EXPECT_EQ(objects.back().value("reply", ""), "first:x\nsecond:x\n");
+  EXPECT_EQ(streamed, objects.back().value("reply", ""));
 }
 
 }  // namespace
