@@ -131,6 +131,7 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body,
+            "peer_port": self.client_address[1],
             "ts": time.time(),
         })
         if not self.path.endswith("/chat/completions"):
