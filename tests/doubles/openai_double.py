@@ -29,6 +29,8 @@ A response spec (every field optional):
   keepalive      send ": keep-alive" comment events between deltas
   fragment       write each event in pieces of this many bytes (tests chunk cuts)
   drop_after     close the connection abruptly after this many deltas
+  gate_after     after this many deltas, hold the rest until the file named by
+  gate_file      exists (tests see the first deltas while the turn still runs)
   no_done        do not send "data: [DONE]"
   times          use this spec this many times (1)
 """
@@ -227,6 +229,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if i > 0:
                 time.sleep(spec.get("delay_ms", 0) / 1000.0)
+            if spec.get("gate_file") and i == spec.get("gate_after", 1):
+                deadline = time.time() + 60
+                while not os.path.exists(spec["gate_file"]) and time.time() < deadline:
+                    time.sleep(0.01)
             if spec.get("keepalive"):
                 self.chunk(b": keep-alive\n\n")
             event(chunk_obj({"content": d}))
