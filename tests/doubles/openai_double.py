@@ -267,6 +267,17 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that went away (a killed worker, a dropped test) is no news.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def prompt_tokens(req):
     n = 0
     for m in req.get("messages", []) if isinstance(req.get("messages"), list) else []:
@@ -285,8 +296,7 @@ def main():
         with open(args.script, encoding="utf-8") as f:
             SCRIPT[:] = json.load(f)
     RECORD_PATH = args.record
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"

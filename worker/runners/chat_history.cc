@@ -74,8 +74,11 @@ std::vector<ChatMessage> BuildHistory(std::string_view jsonl, uint64_t exclude_t
     } else if (*role == "assistant" && text != nullptr) {
       t.assistant = *text;
       t.has_assistant = true;
-    } else if (*role == "error" || *role == "outcome") {
+    } else if (*role == "error") {
       t.failed = true;
+    } else if (*role == "outcome") {
+      const std::string* status = StringField(j, "status");
+      if (status == nullptr || *status != "replied") t.failed = true;
     }
   }
   // Newest first, within the budget, then reversed.

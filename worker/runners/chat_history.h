@@ -8,7 +8,7 @@
 //   {"role":"outcome","status":...}  an outcome decided by the supervisor (a
 //                                    timeout, a kill), written down later
 // An exchange is a turn with a user line and an assistant line and neither an
-// error nor an outcome line: failed, timed-out and cancelled turns are left out,
+// error line nor an outcome line other than "replied": failed, timed-out and cancelled turns are left out,
 // and so is a turn still without a reply (the one running now). Lines that are
 // not JSON objects (a torn last line, garbage) are skipped and counted.
 //

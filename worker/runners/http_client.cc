@@ -103,6 +103,10 @@ common::Result<std::unique_ptr<HttpClient>> HttpClient::Create() {
 HttpResult HttpClient::Post(const HttpRequest& req, HttpSink& sink,
                             const std::function<bool()>& cancelled) {
   HttpResult result;
+  // A transfer stopped early (idle, deadline, cancel) may have left its message.
+  int stale = 0;
+  while (curl_multi_info_read(impl_->multi, &stale) != nullptr) {
+  }
   CURL* easy = curl_easy_init();
   if (easy == nullptr) {
     result.error = "curl_easy_init failed";

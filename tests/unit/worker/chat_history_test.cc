@@ -85,6 +85,12 @@ TEST(ChatHistoryTest, TornLastLineAndGarbageAreSkipped) {
   EXPECT_EQ(st.bad_lines, 4u);
 }
 
+TEST(ChatHistoryTest, ARepliedOutcomeLineKeepsTheExchange) {
+  std::string t = User(1, "a") + Assistant(1, "A") + Outcome(1, "replied") + User(2, "b") +
+                  Assistant(2, "B") + Outcome(2, "failed");
+  EXPECT_EQ(BuildHistory(t, 0, {}, nullptr), Pairs({{"a", "A"}}));
+}
+
 TEST(ChatHistoryTest, ATurnRunTwiceCountsOnce) {
   // Re-run after a supervisor restart: the user line is written again.
   std::string t = User(1, "a") + User(1, "a") + Assistant(1, "A");
