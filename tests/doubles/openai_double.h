@@ -9,8 +9,11 @@
 #ifndef LANEWAY_TESTS_DOUBLES_OPENAI_DOUBLE_H_
 #define LANEWAY_TESTS_DOUBLES_OPENAI_DOUBLE_H_
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +79,12 @@ class OpenAiDouble {
     }
     return out;
   }
+  // Starts over with a new script: forgets the old one and every recorded request
+  // (so one double can serve a whole test suite). False if the double did not say ok.
+  bool Reset(const std::string& script_json) {
+    return Control("/_control/reset", "") && Control("/_control/script", script_json);
+  }
+
   // The text of every recorded request, for "the key is not in there" checks.
   std::string RecordText() const {
     std::ifstream in(record_path_);
@@ -85,6 +94,30 @@ class OpenAiDouble {
   }
 
  private:
+  // One POST on its own connection; true on a 200 answer.
+  bool Control(const std::string& path, const std::string& body) const {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = false;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+        std::string answer;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+        ok = answer.rfind("HTTP/1.", 0) == 0 && answer.find(" 200 ") != std::string::npos;
+      }
+    }
+    ::close(fd);
+    return ok;
+  }
+
   std::string script_path_;
   std::string record_path_;
   pid_t pid_ = -1;

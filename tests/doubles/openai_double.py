@@ -6,7 +6,8 @@ ephemeral port, prints "PORT <n>" on stdout once it accepts connections and, wit
 --port-file, writes the port there (atomically, by rename).
 
 Each POST to a path ending in /chat/completions takes the next response from the
-script (--script FILE, a JSON array, or POST /_control/script with one); when the
+script (--script FILE, a JSON array, or POST /_control/script with one;
+POST /_control/reset forgets the script and the recorded requests); when the
 script is used up it answers the default: a streamed "echo: <last user message>".
 Every request is recorded (method, path, headers with lower-case names, body) in
 memory (GET /_control/requests) and, with --record FILE, as one JSON line per
@@ -122,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 SCRIPT[:] = []
                 REQUESTS[:] = []
+                if RECORD_PATH:
+                    open(RECORD_PATH, "w").close()
             self.send_json(200, {"ok": True})
             return
         try:

@@ -51,10 +51,21 @@ class RecordingContext : public RunContext {
 
 class OpenAiRunnerTest : public ::testing::Test {
  protected:
-  // Starts the double with `script` and builds a runner pointed at it.
+  // One double for the suite (starting Python costs more than most tests).
+  static void SetUpTestSuite() {
+    suite_dir_ = new testing_util::TempDir();
+    suite_server_ = new testing_util::OpenAiDouble(suite_dir_->path());
+  }
+  static void TearDownTestSuite() {
+    delete suite_server_;
+    delete suite_dir_;
+  }
+
+  // Gives the double `script` and points a runner at it.
   void Start(const std::string& script) {
-    server_ = std::make_unique<testing_util::OpenAiDouble>(dir_.path(), script);
+    server_ = suite_server_;
     ASSERT_TRUE(server_->ok());
+    ASSERT_TRUE(server_->Reset(script));
     agent_.id = "main";
     agent_.runner = common::RunnerKind::kOpenAi;
     agent_.base_url = server_->base_url();
@@ -81,12 +92,17 @@ class OpenAiRunnerTest : public ::testing::Test {
   }
   const common::Value* Meta(const TurnOutput& out, const char* key) { return out.meta.Find(key); }
 
+  static testing_util::TempDir* suite_dir_;
+  static testing_util::OpenAiDouble* suite_server_;
   testing_util::TempDir dir_;
-  std::unique_ptr<testing_util::OpenAiDouble> server_;
+  testing_util::OpenAiDouble* server_ = nullptr;
   common::AgentConfig agent_;
   std::shared_ptr<FakeClock> clock_;
   RecordingContext context_;
 };
+
+testing_util::TempDir* OpenAiRunnerTest::suite_dir_ = nullptr;
+testing_util::OpenAiDouble* OpenAiRunnerTest::suite_server_ = nullptr;
 
 TEST_F(OpenAiRunnerTest, StreamsDeltasInOrderAndAssemblesTheReply) {
   Start(R"([{"content": ["Hel", "lo", ", wor", "ld"]}])");
