@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
     const std::string text(190, 'x');
     for (int i = 1; i <= 20; ++i) {
       t << "{\"ts\":1,\"turn_id\":" << i << ",\"role\":\"user\",\"text\":\"q" << i << text
-        << "\"}\n{\"ts\":2,\"turn_id\":" << i << ",\"role\":\"assistant\",\"text\":\"a" << i
-        << text << "\",\"model\":\"m\",\"latency_ms\":3}\n";
+        << "\"}\n{\"ts\":2,\"turn_id\":" << i << ",\"role\":\"assistant\",\"text\":\"a" << i << text
+        << "\",\"model\":\"m\",\"latency_ms\":3}\n";
     }
   }
   laneway::common::AgentConfig agent;
@@ -162,8 +162,24 @@ int main(int argc, char** argv) {
       runner_first.push_back(Us(ctx.first - r0));
     }
   }
-  std::printf("| figure (%d turns, median) | runner | raw libcurl floor | added by the runner | target |\n",
-              turns);
+  // The part of the runner's cost that comes before the request: the history
+  // rebuilt from the transcript and the body built, by themselves.
+  std::vector<double> prepare;
+  for (int i = 0; i < turns; ++i) {
+    auto p0 = Clock::now();
+    laneway::worker::ChatRequest r;
+    r.model = agent.model;
+    r.messages.push_back({"system", agent.system_prompt});
+    auto h = laneway::worker::LoadHistory(transcript, in.turn_id, {}, nullptr);
+    for (auto& m : *h) r.messages.push_back(std::move(m));
+    r.messages.push_back({"user", in.message});
+    std::string body = laneway::worker::ChatRequestJson(r);
+    prepare.push_back(Us(Clock::now() - p0));
+    if (body.empty()) return 1;
+  }
+  std::printf(
+      "| figure (%d turns, median) | runner | raw libcurl floor | added by the runner | target |\n",
+      turns);
   std::printf("|---|---|---|---|---|\n");
   std::printf("| turn, 20 exchanges of history | %.0f us | %.0f us | %.0f us | < 1000 us |\n",
               Median(runner_total), Median(floor_total),
@@ -172,6 +188,7 @@ int main(int argc, char** argv) {
               Median(floor_first), Median(runner_first) - Median(floor_first));
   std::printf("| turn, p90 | %.0f us | %.0f us | %.0f us | |\n", P90(runner_total),
               P90(floor_total), P90(runner_total) - P90(floor_total));
+  std::printf("| of which: history + request body | %.0f us | | | |\n", Median(prepare));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;

@@ -469,7 +469,8 @@ void CheckOpenAi(const toml::table& t, const std::string& prefix, Checker& c) {
   for (auto [a, b] : {std::pair{"api_key_env", "api_key_file"},
                       std::pair{"system_prompt", "system_prompt_file"}}) {
     if (t.contains(a) && t.contains(b)) {
-      c.Fail(*t.get(b), prefix + "." + b, std::string("give either ") + a + " or " + b + ", not both");
+      c.Fail(*t.get(b), prefix + "." + b,
+             std::string("give either ") + a + " or " + b + ", not both");
     }
   }
 }

@@ -86,6 +86,12 @@ def last_user_message(body):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Like real servers: without it, Nagle's algorithm and the client's delayed
+        # ACK hold each small SSE write on a kept-alive connection for 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):  # quiet: tests read stdout for the port only
         pass
 

@@ -48,8 +48,8 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-CliResult Agent(const TempHome& home, const std::string& message,
-                const std::string& session = "", bool json_out = false) {
+CliResult Agent(const TempHome& home, const std::string& message, const std::string& session = "",
+                bool json_out = false) {
   std::vector<std::string> args = {"agent", "--agent", "main", "--message", message};
   if (!session.empty()) args.insert(args.end(), {"--session", session});
   if (json_out) args.push_back("--json");
@@ -248,16 +248,16 @@ TEST(OpenAiConversationTest, TwoSessionsAtOnceStaySeparate) {
   ASSERT_TRUE(server.ok());
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(OpenAiConfig(server))) << sup.Log();
-  auto a1 = RunCliAsync(home, {"agent", "--agent", "main", "--session", "agent:main:a",
-                               "--message", "apple"});
-  auto b1 = RunCliAsync(home, {"agent", "--agent", "main", "--session", "agent:main:b",
-                               "--message", "banana"});
+  auto a1 = RunCliAsync(
+      home, {"agent", "--agent", "main", "--session", "agent:main:a", "--message", "apple"});
+  auto b1 = RunCliAsync(
+      home, {"agent", "--agent", "main", "--session", "agent:main:b", "--message", "banana"});
   EXPECT_EQ(a1.get().out, "echo: apple\n");
   EXPECT_EQ(b1.get().out, "echo: banana\n");
-  auto a2 = RunCliAsync(home, {"agent", "--agent", "main", "--session", "agent:main:a",
-                               "--message", "again a"});
-  auto b2 = RunCliAsync(home, {"agent", "--agent", "main", "--session", "agent:main:b",
-                               "--message", "again b"});
+  auto a2 = RunCliAsync(
+      home, {"agent", "--agent", "main", "--session", "agent:main:a", "--message", "again a"});
+  auto b2 = RunCliAsync(
+      home, {"agent", "--agent", "main", "--session", "agent:main:b", "--message", "again b"});
   EXPECT_EQ(a2.get().out, "echo: again a\n");
   EXPECT_EQ(b2.get().out, "echo: again b\n");
   auto reqs = server.Requests();

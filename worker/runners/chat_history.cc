@@ -111,8 +111,7 @@ std::vector<ChatMessage> BuildHistory(std::string_view jsonl, uint64_t exclude_t
   return messages;
 }
 
-common::Result<std::vector<ChatMessage>> LoadHistory(const std::string& path,
-                                                     uint64_t exclude_turn,
+common::Result<std::vector<ChatMessage>> LoadHistory(const std::string& path, uint64_t exclude_turn,
                                                      const HistoryBudget& budget,
                                                      HistoryStats* stats) {
   if (budget.max_turns == 0 || budget.max_bytes == 0) {

@@ -8,9 +8,9 @@
 //   {"role":"outcome","status":...}  an outcome decided by the supervisor (a
 //                                    timeout, a kill), written down later
 // An exchange is a turn with a user line and an assistant line and neither an
-// error line nor an outcome line other than "replied": failed, timed-out and cancelled turns are left out,
-// and so is a turn still without a reply (the one running now). Lines that are
-// not JSON objects (a torn last line, garbage) are skipped and counted.
+// error line nor an outcome line other than "replied": failed, timed-out and cancelled turns are
+// left out, and so is a turn still without a reply (the one running now). Lines that are not JSON
+// objects (a torn last line, garbage) are skipped and counted.
 //
 // The budget keeps the newest exchanges: at most `max_turns` of them, whose texts
 // together hold at most `max_bytes` bytes; the first one that does not fit ends
@@ -56,8 +56,7 @@ std::vector<ChatMessage> BuildHistory(std::string_view jsonl, uint64_t exclude_t
 // Reads the transcript at `path` (a missing file is an empty history). Only its
 // tail is read, enough for the budget with room for the JSON around the texts
 // and for turns that were left out; older lines are never looked at.
-common::Result<std::vector<ChatMessage>> LoadHistory(const std::string& path,
-                                                     uint64_t exclude_turn,
+common::Result<std::vector<ChatMessage>> LoadHistory(const std::string& path, uint64_t exclude_turn,
                                                      const HistoryBudget& budget,
                                                      HistoryStats* stats);
 

@@ -165,15 +165,15 @@ HttpResult HttpClient::Post(const HttpRequest& req, HttpSink& sink,
     }
     if (now - t.last_byte >= req.idle_timeout) {
       result.end = HttpEnd::kIdle;
-      result.error = "no byte from the server for " +
-                     std::to_string(req.idle_timeout.count()) + "ms (idle_timeout)";
+      result.error = "no byte from the server for " + std::to_string(req.idle_timeout.count()) +
+                     "ms (idle_timeout)";
       stopped = true;
       break;
     }
-    auto wait = std::min({std::chrono::duration_cast<milliseconds>(req.deadline - now),
-                          std::chrono::duration_cast<milliseconds>(t.last_byte +
-                                                                   req.idle_timeout - now),
-                          kPollSlice});
+    auto wait =
+        std::min({std::chrono::duration_cast<milliseconds>(req.deadline - now),
+                  std::chrono::duration_cast<milliseconds>(t.last_byte + req.idle_timeout - now),
+                  kPollSlice});
     curl_multi_poll(impl_->multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait.count(), 1)),
                     nullptr);
   }

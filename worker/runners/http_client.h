@@ -55,13 +55,13 @@ class HttpSink {
 };
 
 enum class HttpEnd {
-  kComplete,       // the whole response arrived
-  kNoResponse,     // nothing came back: refused, reset, DNS, connect timeout
-  kDropped,        // the response started and was cut (reset, truncated body)
-  kIdle,           // no byte for idle_timeout
-  kDeadline,       // the request's deadline passed
-  kAborted,        // the sink said stop
-  kCancelled,      // `cancelled` said stop
+  kComplete,    // the whole response arrived
+  kNoResponse,  // nothing came back: refused, reset, DNS, connect timeout
+  kDropped,     // the response started and was cut (reset, truncated body)
+  kIdle,        // no byte for idle_timeout
+  kDeadline,    // the request's deadline passed
+  kAborted,     // the sink said stop
+  kCancelled,   // `cancelled` said stop
 };
 
 struct HttpResult {

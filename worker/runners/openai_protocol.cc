@@ -89,12 +89,15 @@ Status ReadChoice(const json& j, const char* key, ChatPiece& piece) {
 
 common::Result<ChatPiece> ParseObject(std::string_view text, const char* what, const char* key) {
   json j = Parse(text);
-  if (j.is_discarded()) return Status::InvalidArgument(std::string("malformed JSON in ") + what + ": " + Snippet(text));
-  if (!j.is_object()) return Status::InvalidArgument(std::string(what) + " is not a JSON object: " + Snippet(text));
+  if (j.is_discarded())
+    return Status::InvalidArgument(std::string("malformed JSON in ") + what + ": " + Snippet(text));
+  if (!j.is_object())
+    return Status::InvalidArgument(std::string(what) + " is not a JSON object: " + Snippet(text));
   std::string code;
   if (auto err = ErrorOf(j, &code)) {
     return Status::InvalidArgument("the server reported an error" +
-                                   (code.empty() ? std::string() : " (" + code + ")") + ": " + *err);
+                                   (code.empty() ? std::string() : " (" + code + ")") + ": " +
+                                   *err);
   }
   ChatPiece piece;
   if (Status s = ReadChoice(j, key, piece); !s.ok()) {

@@ -24,7 +24,7 @@ namespace laneway::worker {
 
 struct ChatRequest {
   std::string model;
-  std::vector<ChatMessage> messages;  // system first, then history, then the new message
+  std::vector<ChatMessage> messages;   // system first, then history, then the new message
   uint32_t max_completion_tokens = 0;  // 0 = not sent
   std::optional<double> temperature;
   bool stream = true;

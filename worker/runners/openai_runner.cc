@@ -227,8 +227,8 @@ common::Result<std::unique_ptr<OpenAiRunner>> OpenAiRunner::Create(
   auto http = HttpClient::Create();
   if (!http.ok()) return http.status();
   if (clock == nullptr) clock = RealRunnerClock();
-  return std::unique_ptr<OpenAiRunner>(new OpenAiRunner(agent, max_reply_bytes, std::move(clock),
-                                                        policy, std::move(http).value()));
+  return std::unique_ptr<OpenAiRunner>(
+      new OpenAiRunner(agent, max_reply_bytes, std::move(clock), policy, std::move(http).value()));
 }
 
 OpenAiRunner::OpenAiRunner(const common::AgentConfig& agent, size_t max_reply_bytes,
@@ -257,7 +257,8 @@ common::Result<std::string> OpenAiRunner::ReadApiKey() const {
     auto text = ReadSmallFile(agent_.api_key_file, "api_key_file");
     if (!text.ok()) return text.status();
     std::string key = TrimSpace(std::move(text).value());
-    if (key.empty()) return Status::FailedPrecondition("api_key_file " + agent_.api_key_file + " is empty");
+    if (key.empty())
+      return Status::FailedPrecondition("api_key_file " + agent_.api_key_file + " is empty");
     if (key.find_first_of("\r\n") != std::string::npos) {
       return Status::FailedPrecondition("api_key_file " + agent_.api_key_file +
                                         " holds more than one line");
@@ -352,7 +353,8 @@ TurnOutput OpenAiRunner::Run(const TurnInput& in, RunContext& context) {
         }
         if (!sink.finish_reason().empty()) out.meta.Set("finish_reason", sink.finish_reason());
         if (!ok && !sink.text().empty()) out.meta.Set("partial", sink.text());
-        if (!ok && sink.status() != 0) out.meta.Set("http_status", static_cast<int64_t>(sink.status()));
+        if (!ok && sink.status() != 0)
+          out.meta.Set("http_status", static_cast<int64_t>(sink.status()));
       };
       const std::string where = "openai: model " + model + ": ";
       if (sink.status() == 200) {
@@ -385,8 +387,9 @@ TurnOutput OpenAiRunner::Run(const TurnInput& in, RunContext& context) {
       }
       const auto remaining = std::chrono::duration_cast<milliseconds>(deadline - clock_->Now());
       RetryDecision d = policy_.Decide(f, attempt, remaining, clock_->Random());
-      const std::string what =
-          f.http_status == 0 ? f.message : "HTTP " + std::to_string(f.http_status) + ": " + f.message;
+      const std::string what = f.http_status == 0
+                                   ? f.message
+                                   : "HTTP " + std::to_string(f.http_status) + ": " + f.message;
       if (d.action == RetryAction::kRetry) {
         LogLine(LogLevel::kInfo, "openai_retry")
             .Kv("session", in.session)

@@ -14,14 +14,17 @@ using std::chrono::milliseconds;
 
 bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                    std::tolower(static_cast<unsigned char>(b)); });
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
   return it != haystack.end();
 }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -87,7 +90,8 @@ RetryDecision RetryPolicy::Decide(const AttemptFailure& f, int attempt, millisec
 std::optional<milliseconds> ParseRetryAfter(std::string_view value, bool in_ms, int64_t now_unix) {
   value = Trim(value);
   if (value.empty()) return std::nullopt;
-  bool digits = std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  bool digits =
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) {
     if (value.size() > 9) return milliseconds(INT32_MAX);  // absurd: treat as "too long"
     int64_t n = std::stoll(std::string(value));

@@ -25,9 +25,9 @@
 namespace laneway::worker {
 
 struct AttemptFailure {
-  long http_status = 0;      // 0 when no response arrived
-  std::string error_code;    // error.code / error.type from the body
-  std::string message;       // the server's message (or the transport error)
+  long http_status = 0;    // 0 when no response arrived
+  std::string error_code;  // error.code / error.type from the body
+  std::string message;     // the server's message (or the transport error)
   std::optional<std::chrono::milliseconds> retry_after;  // from the response headers
 };
 

@@ -57,8 +57,9 @@ TEST(OpenAiConfigTest, ReadsEveryKey) {
 }
 
 TEST(OpenAiConfigTest, DefaultsWhenOnlyTheRequiredKeysAreGiven) {
-  auto c = Parse("[agents.m]\nrunner = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n"
-                 "model = \"gpt-4o-mini\"\n");
+  auto c = Parse(
+      "[agents.m]\nrunner = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n"
+      "model = \"gpt-4o-mini\"\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
   const AgentConfig& a = *c->FindAgent("m");
   EXPECT_EQ(a.history_turns, 20u);
@@ -73,14 +74,16 @@ TEST(OpenAiConfigTest, DefaultsWhenOnlyTheRequiredKeysAreGiven) {
 TEST(OpenAiConfigTest, ErrorsNameFileLineAndKey) {
   const std::string head = "[agents.main]\nrunner = \"openai\"\n";
   const std::string ok = "base_url = \"http://h/v1\"\nmodel = \"m\"\n";
-  EXPECT_EQ(ErrorOf(head), "t.toml:1: agents.main.base_url: missing (required for runner = openai)");
+  EXPECT_EQ(ErrorOf(head),
+            "t.toml:1: agents.main.base_url: missing (required for runner = openai)");
   EXPECT_EQ(ErrorOf(head + "base_url = \"http://h/v1\"\n"),
             "t.toml:1: agents.main.model: missing (required for runner = openai)");
   EXPECT_NE(ErrorOf(head + "base_url = \"ftp://h\"\nmodel = \"m\"\n")
                 .find("t.toml:3: agents.main.base_url: bad base_url \"ftp://h\""),
             std::string::npos);
-  EXPECT_EQ(ErrorOf(head + ok + "api_key_env = \"A\"\napi_key_file = \"/k\"\n"),
-            "t.toml:6: agents.main.api_key_file: give either api_key_env or api_key_file, not both");
+  EXPECT_EQ(
+      ErrorOf(head + ok + "api_key_env = \"A\"\napi_key_file = \"/k\"\n"),
+      "t.toml:6: agents.main.api_key_file: give either api_key_env or api_key_file, not both");
   EXPECT_EQ(ErrorOf(head + ok + "system_prompt = \"a\"\nsystem_prompt_file = \"/p\"\n"),
             "t.toml:6: agents.main.system_prompt_file: give either system_prompt or "
             "system_prompt_file, not both");
@@ -93,8 +96,9 @@ TEST(OpenAiConfigTest, ErrorsNameFileLineAndKey) {
             "t.toml:5: agents.main.temperature: expected a number, got a string");
   EXPECT_NE(ErrorOf(head + ok + "history_turns = -1\n").find("t.toml:5: agents.main.history_turns"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(head + ok + "idle_timeout = \"0s\"\n").find("t.toml:5: agents.main.idle_timeout"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(head + ok + "idle_timeout = \"0s\"\n").find("t.toml:5: agents.main.idle_timeout"),
+      std::string::npos);
   EXPECT_EQ(ErrorOf(head + ok + "fallback_models = [\"a\", \"\"]\n"),
             "t.toml:5: agents.main.fallback_models[1]: must not be empty");
   EXPECT_EQ(ErrorOf(head + ok + "[agents.main.headers]\nAuthorization = \"Bearer x\"\n"),
@@ -109,9 +113,10 @@ TEST(OpenAiConfigTest, ErrorsNameFileLineAndKey) {
 TEST(OpenAiConfigTest, OpenAiKeysAreRefusedForOtherRunners) {
   EXPECT_EQ(ErrorOf("[agents.main]\nrunner = \"echo\"\nmodel = \"m\"\n"),
             "t.toml:3: agents.main.model: only for runner = openai (this agent's runner is echo)");
-  EXPECT_EQ(ErrorOf("[agents.main]\nrunner = \"exec\"\ncommand = [\"cat\"]\nidle_timeout = \"5s\"\n"),
-            "t.toml:4: agents.main.idle_timeout: only for runner = openai (this agent's runner is "
-            "exec)");
+  EXPECT_EQ(
+      ErrorOf("[agents.main]\nrunner = \"exec\"\ncommand = [\"cat\"]\nidle_timeout = \"5s\"\n"),
+      "t.toml:4: agents.main.idle_timeout: only for runner = openai (this agent's runner is "
+      "exec)");
 }
 
 TEST(OpenAiConfigTest, SettingsRoundTripThroughConfigure) {
@@ -162,8 +167,9 @@ TEST(OpenAiConfigTest, SettingsWithoutTemperatureOrKeysRoundTrip) {
 
 TEST(OpenAiConfigTest, SettingsNeverCarryASecretValue) {
   ::setenv("LANEWAY_TEST_SECRET_FOR_SETTINGS", "sk-never-in-settings", 1);
-  auto c = Parse("[agents.m]\nrunner = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n"
-                 "api_key_env = \"LANEWAY_TEST_SECRET_FOR_SETTINGS\"\n");
+  auto c = Parse(
+      "[agents.m]\nrunner = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n"
+      "api_key_env = \"LANEWAY_TEST_SECRET_FOR_SETTINGS\"\n");
   ASSERT_TRUE(c.ok());
   std::string json = ToJson(AgentSettingsToValue(*c->FindAgent("m")));
   ::unsetenv("LANEWAY_TEST_SECRET_FOR_SETTINGS");

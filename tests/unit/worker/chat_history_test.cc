@@ -15,8 +15,8 @@ std::string User(int turn, const std::string& text) {
          "\"}\n";
 }
 std::string Assistant(int turn, const std::string& text) {
-  return "{\"ts\":2,\"turn_id\":" + std::to_string(turn) +
-         ",\"role\":\"assistant\",\"text\":\"" + text + "\"}\n";
+  return "{\"ts\":2,\"turn_id\":" + std::to_string(turn) + ",\"role\":\"assistant\",\"text\":\"" +
+         text + "\"}\n";
 }
 std::string Error(int turn) {
   return "{\"ts\":2,\"turn_id\":" + std::to_string(turn) +
@@ -46,12 +46,12 @@ TEST(ChatHistoryTest, RebuildsExchangesOldestFirst) {
 
 TEST(ChatHistoryTest, FailedTimedOutAndUnansweredTurnsAreLeftOut) {
   std::string t = User(1, "a") + Assistant(1, "A") +  // kept
-                  User(2, "b") + Error(2) +             // failed
-                  User(3, "c") +                        // timed out: no reply, outcome later
-                  User(4, "d") + Assistant(4, "D") +   // kept
-                  Outcome(3, "timed_out") +            //
+                  User(2, "b") + Error(2) +           // failed
+                  User(3, "c") +                      // timed out: no reply, outcome later
+                  User(4, "d") + Assistant(4, "D") +  // kept
+                  Outcome(3, "timed_out") +           //
                   User(5, "e") + Assistant(5, "E") + Outcome(5, "cancelled") +  // cancelled
-                  User(6, "running");                  // the running turn
+                  User(6, "running");                                           // the running turn
   HistoryStats st;
   EXPECT_EQ(BuildHistory(t, 6, {}, &st), Pairs({{"a", "A"}, {"d", "D"}}));
   EXPECT_EQ(st.left_out, 3u);
@@ -59,7 +59,8 @@ TEST(ChatHistoryTest, FailedTimedOutAndUnansweredTurnsAreLeftOut) {
 
 TEST(ChatHistoryTest, TurnBudgetKeepsTheNewest) {
   std::string t;
-  for (int i = 1; i <= 5; ++i) t += User(i, "u" + std::to_string(i)) + Assistant(i, "a" + std::to_string(i));
+  for (int i = 1; i <= 5; ++i)
+    t += User(i, "u" + std::to_string(i)) + Assistant(i, "a" + std::to_string(i));
   HistoryStats st;
   EXPECT_EQ(BuildHistory(t, 0, {2, 1 << 20}, &st), Pairs({{"u4", "a4"}, {"u5", "a5"}}));
   EXPECT_EQ(st.over_budget, 3u);
@@ -72,7 +73,8 @@ TEST(ChatHistoryTest, ByteBudgetKeepsTheNewestWithoutGaps) {
   std::string t = User(1, "a") + Assistant(1, "A") + User(2, "0123456789") +
                   Assistant(2, "0123456789") + User(3, "c") + Assistant(3, "C");
   EXPECT_EQ(BuildHistory(t, 0, {100, 10}, nullptr), Pairs({{"c", "C"}}));
-  EXPECT_EQ(BuildHistory(t, 0, {100, 24}, nullptr), Pairs({{"a", "A"}, {"0123456789", "0123456789"}, {"c", "C"}}));
+  EXPECT_EQ(BuildHistory(t, 0, {100, 24}, nullptr),
+            Pairs({{"a", "A"}, {"0123456789", "0123456789"}, {"c", "C"}}));
   EXPECT_EQ(BuildHistory(t, 0, {100, 23}, nullptr).size(), 4u);
 }
 

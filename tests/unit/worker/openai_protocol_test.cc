@@ -92,10 +92,11 @@ TEST(OpenAiProtocolTest, PlainCompletionBody) {
 
 TEST(OpenAiProtocolTest, ServerErrorMessageInEveryDialect) {
   std::string code;
-  EXPECT_EQ(ServerErrorMessage(
-                R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}})",
-                &code),
-            "Incorrect API key provided");
+  EXPECT_EQ(
+      ServerErrorMessage(
+          R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}})",
+          &code),
+      "Incorrect API key provided");
   EXPECT_EQ(code, "invalid_api_key");
   code.clear();
   EXPECT_EQ(ServerErrorMessage(R"({"error":"model 'x' not found"})", &code), "model 'x' not found");
@@ -181,8 +182,7 @@ TEST(OpenAiRetryPolicyTest, RetryAfterParsing) {
   EXPECT_EQ(ParseRetryAfter(" 120 ", false, 0), milliseconds(120000));
   EXPECT_EQ(ParseRetryAfter("250", true, 0), milliseconds(250));
   // Sun, 06 Nov 1994 08:49:37 GMT is 784111777.
-  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", false, 784111770),
-            milliseconds(7000));
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", false, 784111770), milliseconds(7000));
   EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", false, 784111800), milliseconds(0));
   EXPECT_FALSE(ParseRetryAfter("soon", false, 0));
   EXPECT_FALSE(ParseRetryAfter("", false, 0));

@@ -129,13 +129,20 @@ TEST_F(OpenAiRunnerTest, SendsSystemPromptHistoryAndTheNewMessage) {
   Start("[]");
   {
     std::ofstream t(dir_.path() + "/transcript.jsonl");
-    t << R"({"ts":1,"turn_id":1,"role":"user","text":"first"})" "\n"
-      << R"({"ts":2,"turn_id":1,"role":"assistant","text":"one"})" "\n"
-      << R"({"ts":3,"turn_id":2,"role":"user","text":"broken"})" "\n"
-      << R"({"ts":4,"turn_id":2,"role":"error","text":"boom"})" "\n"
-      << R"({"ts":5,"turn_id":3,"role":"user","text":"second"})" "\n"
-      << R"({"ts":6,"turn_id":3,"role":"assistant","text":"two"})" "\n"
-      << R"({"ts":7,"turn_id":10,"role":"user","text":"third"})" "\n";
+    t << R"({"ts":1,"turn_id":1,"role":"user","text":"first"})"
+         "\n"
+      << R"({"ts":2,"turn_id":1,"role":"assistant","text":"one"})"
+         "\n"
+      << R"({"ts":3,"turn_id":2,"role":"user","text":"broken"})"
+         "\n"
+      << R"({"ts":4,"turn_id":2,"role":"error","text":"boom"})"
+         "\n"
+      << R"({"ts":5,"turn_id":3,"role":"user","text":"second"})"
+         "\n"
+      << R"({"ts":6,"turn_id":3,"role":"assistant","text":"two"})"
+         "\n"
+      << R"({"ts":7,"turn_id":10,"role":"user","text":"third"})"
+         "\n";
   }
   agent_.system_prompt = "You are terse.";
   agent_.max_completion_tokens = 77;
@@ -159,8 +166,10 @@ TEST_F(OpenAiRunnerTest, HistoryBudgetOfZeroTurnsSendsOnlyTheMessage) {
   Start("[]");
   {
     std::ofstream t(dir_.path() + "/transcript.jsonl");
-    t << R"({"ts":1,"turn_id":1,"role":"user","text":"first"})" "\n"
-      << R"({"ts":2,"turn_id":1,"role":"assistant","text":"one"})" "\n";
+    t << R"({"ts":1,"turn_id":1,"role":"user","text":"first"})"
+         "\n"
+      << R"({"ts":2,"turn_id":1,"role":"assistant","text":"one"})"
+         "\n";
   }
   agent_.history_turns = 0;
   ASSERT_TRUE(Run("x").ok);
@@ -241,7 +250,8 @@ TEST_F(OpenAiRunnerTest, LlamaCppTimingsBecomeUsage) {
 }
 
 TEST_F(OpenAiRunnerTest, KeepAlivesAndOneByteFragmentsWithUtf8AreHandled) {
-  Start(R"([{"keepalive": true, "fragment": 1, "content": ["caf\u00e9 ", "\u20ac ", "\ud83d\ude00"]}])");
+  Start(
+      R"([{"keepalive": true, "fragment": 1, "content": ["caf\u00e9 ", "\u20ac ", "\ud83d\ude00"]}])");
   TurnOutput out = Run("hi");
   ASSERT_TRUE(out.ok) << out.text;
   EXPECT_EQ(out.text, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
@@ -249,7 +259,8 @@ TEST_F(OpenAiRunnerTest, KeepAlivesAndOneByteFragmentsWithUtf8AreHandled) {
 }
 
 TEST_F(OpenAiRunnerTest, UnauthorizedFailsAtOnceNamingTheServersMessage) {
-  Start(R"([{"status": 401, "error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}])");
+  Start(
+      R"([{"status": 401, "error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}])");
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.text.find("HTTP 401"), std::string::npos) << out.text;
@@ -260,7 +271,8 @@ TEST_F(OpenAiRunnerTest, UnauthorizedFailsAtOnceNamingTheServersMessage) {
 }
 
 TEST_F(OpenAiRunnerTest, RateLimitHonoursRetryAfterThenSucceeds) {
-  Start(R"([{"status": 429, "headers": {"Retry-After": "7"}, "error": {"message": "Rate limit reached"}},
+  Start(
+      R"([{"status": 429, "headers": {"Retry-After": "7"}, "error": {"message": "Rate limit reached"}},
             {"content": ["ok"]}])");
   TurnOutput out = Run("hi");
   ASSERT_TRUE(out.ok) << out.text;
@@ -271,7 +283,8 @@ TEST_F(OpenAiRunnerTest, RateLimitHonoursRetryAfterThenSucceeds) {
 }
 
 TEST_F(OpenAiRunnerTest, RetryAfterPastTheRunTimeoutFailsNow) {
-  Start(R"([{"status": 429, "headers": {"Retry-After": "120"}, "error": {"message": "slow down"}}])");
+  Start(
+      R"([{"status": 429, "headers": {"Retry-After": "120"}, "error": {"message": "slow down"}}])");
   agent_.run_timeout = std::chrono::seconds(30);
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
@@ -281,7 +294,8 @@ TEST_F(OpenAiRunnerTest, RetryAfterPastTheRunTimeoutFailsNow) {
 }
 
 TEST_F(OpenAiRunnerTest, ExhaustedQuotaIsNotRetried) {
-  Start(R"([{"status": 429, "error": {"message": "You exceeded your current quota", "type": "insufficient_quota"}}])");
+  Start(
+      R"([{"status": 429, "error": {"message": "You exceeded your current quota", "type": "insufficient_quota"}}])");
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.text.find("quota"), std::string::npos) << out.text;
@@ -343,7 +357,8 @@ TEST_F(OpenAiRunnerTest, DroppedStreamFailsKeepingThePartialText) {
 }
 
 TEST_F(OpenAiRunnerTest, StreamEndingWithoutDoneFails) {
-  Start(R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"half\"}}]}\n\n"]}])");
+  Start(
+      R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"half\"}}]}\n\n"]}])");
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.text.find("[DONE]"), std::string::npos) << out.text;
@@ -351,7 +366,8 @@ TEST_F(OpenAiRunnerTest, StreamEndingWithoutDoneFails) {
 }
 
 TEST_F(OpenAiRunnerTest, MalformedChunkFailsTheTurn) {
-  Start(R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n", "data: {broken\n\n", "data: [DONE]\n\n"]}])");
+  Start(
+      R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n", "data: {broken\n\n", "data: [DONE]\n\n"]}])");
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.text.find("malformed JSON"), std::string::npos) << out.text;
@@ -359,14 +375,16 @@ TEST_F(OpenAiRunnerTest, MalformedChunkFailsTheTurn) {
 }
 
 TEST_F(OpenAiRunnerTest, ErrorInsideTheStreamFailsTheTurn) {
-  Start(R"([{"mode": "raw", "raw": ["data: {\"error\":{\"message\":\"model overloaded\"}}\n\n"]}])");
+  Start(
+      R"([{"mode": "raw", "raw": ["data: {\"error\":{\"message\":\"model overloaded\"}}\n\n"]}])");
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.text.find("model overloaded"), std::string::npos) << out.text;
 }
 
 TEST_F(OpenAiRunnerTest, RawDoneWithoutBlankLineAtEndIsAccepted) {
-  Start(R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\r\n\r\n", ": ping\n\n", "data: [DONE]\n"]}])");
+  Start(
+      R"([{"mode": "raw", "raw": ["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\r\n\r\n", ": ping\n\n", "data: [DONE]\n"]}])");
   TurnOutput out = Run("hi");
   ASSERT_TRUE(out.ok) << out.text;
   EXPECT_EQ(out.text, "x");
@@ -401,8 +419,7 @@ TEST_F(OpenAiRunnerTest, UnreachableServerFailsAfterAFewAttempts) {
   agent_.base_url = "http://127.0.0.1:1/v1";  // nothing listens on port 1
   TurnOutput out = Run("hi");
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.text.find("cannot reach http://127.0.0.1:1/v1/chat/completions"),
-            std::string::npos)
+  EXPECT_NE(out.text.find("cannot reach http://127.0.0.1:1/v1/chat/completions"), std::string::npos)
       << out.text;
   EXPECT_EQ(clock_->sleeps.size(), static_cast<size_t>(RetryPolicy::kMaxTransportAttempts - 1));
 }
