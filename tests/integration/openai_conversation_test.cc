@@ -5,6 +5,7 @@
 // API key kept out of everything laneway writes.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -306,6 +307,61 @@ TEST(OpenAiConversationTest, TheApiKeyIsSentAndWrittenNowhereElse) {
   CliResult failed = Agent(home, "again");
   EXPECT_EQ(failed.code, 1);
   EXPECT_NE(failed.err.find("LANEWAY_IT_UNSET_VAR is not set"), std::string::npos) << failed.err;
+}
+
+}  // namespace
+}  // namespace laneway::testing
+
+namespace laneway::testing {
+namespace {
+
+// "tcp" or "unix" by the socket's inode in the worker's /proc net tables.
+std::string SocketKind(int64_t pid, const std::string& target) {
+  const std::string inode = target.substr(8, target.size() - 9);  // socket:[N]
+  for (const char* table : {"tcp", "tcp6", "unix", "udp"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + table);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find(" " + inode + " ") != std::string::npos ||
+          line.find(" " + inode) == line.size() - inode.size() - 1) {
+        return std::string(table) + ": " + line;
+      }
+    }
+  }
+  return "(not found)";
+}
+
+// Every socket of a worker that has talked to the model server, the kept-alive
+// connection and libcurl's own wake-up pair included, is close-on-exec. (Only
+// sockets: the worker's other descriptors are the core's business.)
+TEST(OpenAiConversationTest, EveryWorkerSocketIsCloseOnExec) {
+  TempHome home;
+  OpenAiDouble server(home.path());
+  ASSERT_TRUE(server.ok());
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start(OpenAiConfig(server))) << sup.Log();
+  ASSERT_EQ(Agent(home, "hi").code, 0);
+  const int64_t pid = IntField(WorkerOf(home, "agent:main:main"), "pid");
+  ASSERT_GT(pid, 0);
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const int fd = std::stoi(entry.path().filename().string());
+    const std::string target =
+        std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd))
+            .string();
+    if (target.rfind("socket:", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    std::string key, flags;
+    while (in >> key && key != "flags:") {
+    }
+    in >> flags;
+    const long value = std::stol(flags, nullptr, 8);
+    EXPECT_NE(value & 02000000, 0)
+        << "fd " << fd << " -> " << target << " " << SocketKind(pid, target);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
 }
 
 }  // namespace

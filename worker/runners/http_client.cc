@@ -5,11 +5,15 @@
 #include "worker/runners/http_client.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
+#include <set>
 
 namespace laneway::worker {
 
@@ -72,6 +76,20 @@ size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+std::set<int> OpenFds() {
+  std::set<int> fds;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(d);  // listed too, and free again once closed
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      const int fd = std::atoi(e->d_name);
+      if (fd != own) fds.insert(fd);
+    }
+    ::closedir(d);
+  }
+  return fds;
+}
+
 curl_socket_t OpenSocket(void*, curlsocktype, struct curl_sockaddr* addr) {
   return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
@@ -95,8 +113,17 @@ common::Result<std::unique_ptr<HttpClient>> HttpClient::Create() {
                                     curl_easy_strerror(g_curl_init));
   }
   auto impl = std::make_unique<Impl>();
+  // libcurl 7.88 opens its multi handle's wake-up socketpair without
+  // SOCK_CLOEXEC; mark whatever curl_multi_init opened. (Another thread's new fd
+  // marked too would do no harm: laneway wants every fd close-on-exec.)
+  const std::set<int> before = OpenFds();
   impl->multi = curl_multi_init();
   if (impl->multi == nullptr) return common::Status::Internal("curl_multi_init failed");
+  for (int fd : OpenFds()) {
+    if (before.count(fd) != 0) continue;
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 

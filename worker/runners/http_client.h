@@ -8,7 +8,7 @@
 // byte of it (or at the end, for a body-less response).
 //
 // Connections are kept alive between requests (curl's connection cache lives in
-// the multi handle). Every socket is opened close-on-exec. Only http and https
+// the multi handle). Every socket is close-on-exec, curl's own wake-up pair too. Only http and https
 // are allowed and redirects are not followed, so the key never goes elsewhere.
 //
 // Thread-safety: one thread at a time per client. libcurl's headers stay in the .cc.
