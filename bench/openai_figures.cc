@@ -41,6 +41,7 @@ double FloorRate(const std::string& url, const std::string& body, std::chrono::s
       curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, Discard);
       curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
       while (!stop.load()) {
         if (curl_easy_perform(easy) == CURLE_OK) done.fetch_add(1);
       }
@@ -96,6 +97,7 @@ void RunOpenAi() {
   auto req = [&](int64_t seq) {
     return SubmitBytes(id_base + seq, "main", "s" + std::to_string(seq % kSessions), Payload());
   };
+  Log("openai: warm-up, every session gets its worker");
   PipelineResult warm =
       RunPipeline(lc, kSessions, kSessions * 2, std::chrono::seconds(60), req, is_outcome);
   id_base += 1000000;
@@ -110,6 +112,7 @@ void RunOpenAi() {
   // Alternating rounds: laneway, floor, laneway, floor.
   double lsum = 0, fsum = 0;
   for (int round = 0; round < 2; ++round) {
+    Log("openai: round " + std::to_string(round + 1));
     PipelineResult r = RunPipeline(lc, kSessions, 1'000'000, kRun, req, is_outcome);
     id_base += 2000000;
     lsum += r.rate();

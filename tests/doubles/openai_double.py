@@ -278,6 +278,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # a hundred sessions connect at once
 
     def handle_error(self, request, client_address):
         # A client that went away (a killed worker, a dropped test) is no news.
