@@ -317,8 +317,11 @@ TurnOutput OpenAiRunner::Run(const TurnInput& in, RunContext& context) {
   request.temperature = agent_.temperature;
   if (!system->empty()) request.messages.push_back({"system", *system});
   HistoryStats stats;
-  auto history = LoadHistory(in.transcript_path, in.turn_id,
-                             {agent_.history_turns, agent_.history_bytes}, &stats);
+  if (history_ == nullptr || history_->path() != in.transcript_path) {
+    history_ = std::make_unique<TranscriptHistory>(
+        in.transcript_path, HistoryBudget{agent_.history_turns, agent_.history_bytes});
+  }
+  auto history = history_->Load(in.turn_id, &stats);
   if (!history.ok()) {
     LogLine(LogLevel::kWarn, "history_unreadable")
         .Kv("session", in.session)

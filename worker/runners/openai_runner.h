@@ -31,6 +31,7 @@
 #include <random>
 #include <string>
 
+#include "worker/runners/chat_history.h"
 #include "worker/runners/http_client.h"
 #include "worker/runners/retry_policy.h"
 #include "worker/runners/runner.h"
@@ -78,6 +79,7 @@ class OpenAiRunner : public Runner {
   std::shared_ptr<RunnerClock> clock_;
   RetryPolicy policy_;
   std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<TranscriptHistory> history_;  // follows the session's transcript
 };
 
 }  // namespace laneway::worker

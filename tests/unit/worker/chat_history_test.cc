@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -130,6 +131,61 @@ TEST(ChatHistoryTest, LoadHistoryReadsOnlyTheTailOfALongTranscript) {
   EXPECT_EQ(st.exchanges, 3u);
   // 4 MB of transcript, but the tail read holds far fewer exchanges than 2000.
   EXPECT_LT(st.over_budget, 500u);
+}
+
+}  // namespace
+}  // namespace laneway::worker
+
+namespace laneway::worker {
+namespace {
+
+std::string Line(int turn, const char* role, const std::string& text) {
+  return "{\"ts\":1,\"turn_id\":" + std::to_string(turn) + ",\"role\":\"" + role +
+         "\",\"text\":\"" + text + "\"}\n";
+}
+
+TEST(ChatHistoryTest, FollowerSeesAppendedTurnsLikeAFreshRead) {
+  testing_util::TempDir dir;
+  const std::string path = dir.path() + "/t.jsonl";
+  const HistoryBudget budget{3, 1 << 20};
+  TranscriptHistory follower(path, budget);
+  std::ofstream f(path);
+  f << Line(1, "user", "a") << std::flush;
+  auto h = follower.Load(1, nullptr);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->empty());
+  for (int turn = 1; turn <= 8; ++turn) {
+    f << Line(turn, "assistant", "A" + std::to_string(turn));
+    if (turn == 4) f << "{\"ts\":3,\"turn_id\":4,\"role\":\"outcome\",\"status\":\"failed\"}\n";
+    f << Line(turn + 1, "user", "u" + std::to_string(turn + 1));
+    if (turn == 6) f << "{\"ts\":1,\"turn_id\":9";  // half a line: whole at the next turn
+    f << std::flush;
+    auto followed = follower.Load(turn + 1, nullptr);
+    auto fresh = LoadHistory(path, turn + 1, budget, nullptr);
+    ASSERT_TRUE(followed.ok() && fresh.ok());
+    EXPECT_EQ(*followed, *fresh) << "after turn " << turn;
+    if (turn == 6) f << ",\"role\":\"user\",\"text\":\"late\"}\n";
+  }
+  auto last = follower.Load(9, nullptr);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 6u);  // turns 6, 7, 8 (4 failed; budget 3)
+  EXPECT_EQ((*last)[0].content, "u6");
+  EXPECT_EQ((*last)[5].content, "A8");
+}
+
+TEST(ChatHistoryTest, FollowerRereadsAShrunkFile) {
+  testing_util::TempDir dir;
+  const std::string path = dir.path() + "/t.jsonl";
+  TranscriptHistory follower(path, {});
+  std::ofstream(path) << Line(1, "user", "a") << Line(1, "assistant", "A") << Line(2, "user", "b")
+                      << Line(2, "assistant", "B");
+  ASSERT_EQ(follower.Load(0, nullptr)->size(), 4u);
+  std::filesystem::remove(path);
+  std::ofstream(path) << Line(7, "user", "x") << Line(7, "assistant", "X");
+  auto h = follower.Load(0, nullptr);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].content, "x");
 }
 
 }  // namespace
