@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
               Median(floor_first), Median(runner_first) - Median(floor_first));
   std::printf("| turn, p90 | %.0f us | %.0f us | %.0f us | |\n", P90(runner_total),
               P90(floor_total), P90(runner_total) - P90(floor_total));
-  std::printf("| of which: history + request body | %.0f us | | | |\n", Median(prepare));
+  std::printf("| history read afresh + request body (first turn of a worker) | %.0f us | | | |\n",
+              Median(prepare));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;
