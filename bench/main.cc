@@ -23,7 +23,8 @@ constexpr Figure kFigures[] = {
     {"cold", laneway::bench::RunCold},       {"burst", laneway::bench::RunBurst},
     {"timeout", laneway::bench::RunTimeout}, {"control", laneway::bench::RunControl},
     {"memory", laneway::bench::RunMemory},   {"durable", laneway::bench::RunDurable},
-    {"journal", laneway::bench::RunJournal}, {"gateway", laneway::bench::RunGateway},
+    {"journal", laneway::bench::RunJournal}, {"openai", laneway::bench::RunOpenAi},
+    {"gateway", laneway::bench::RunGateway},
 };
 
 int RunOne(const Figure& f) {
