@@ -19,7 +19,8 @@ using common::Value;
 namespace {
 
 constexpr const char* kAgentHelp =
-    "usage: laneway agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--json]\n"
+    "usage: laneway agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--stream]\n"
+    "                     [--json]\n"
     "\n"
     "Sends one turn to the agent's session through the supervisor and waits for its\n"
     "outcome. The turn waits its place in the session's queue; it never fails for a lock.\n"
@@ -32,6 +33,8 @@ constexpr const char* kAgentHelp =
     "                   `laneway wait`). The acknowledgement is always awaited (up to 10s).\n"
     "  --deliver        accepted for compatibility; no channel is configured in this build,\n"
     "                   so the reply is printed here\n"
+    "  --stream         print the reply as the agent produces it (exec: its stdout as it\n"
+    "                   comes), then exit as without it\n"
     "  --json           print one JSON object: turn_id, session, status, reply|error\n"
     "\n"
     "Exit codes: 0 replied; 1 failed, timed out, cancelled, rejected or interrupted (reason\n"
@@ -96,9 +99,11 @@ Value Pending(int64_t turn_id, const std::string& session, const std::string& wh
 
 // After the request is sent: waits for accepted/outcome/error until `deadline`.
 int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> deadline,
-                 int64_t known_turn, bool json) {
+                 int64_t known_turn, bool json, bool stream = false) {
   int64_t turn_id = known_turn;
   std::string session;
+  bool streamed = false;     // printed some of the reply as it came
+  char last_streamed = '\n';
   const auto accept_deadline = std::chrono::steady_clock::now() + kAcceptTimeout;
   for (;;) {
     auto now = std::chrono::steady_clock::now();
@@ -142,7 +147,22 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
     if (type == common::msg::kAccepted) {
       turn_id = m->GetIntOr("turn_id", 0).value();
       session = m->GetStringOr("session", "").value();
+    } else if (type == common::msg::kProgress) {
+      // --stream: the reply as the agent produces it; the outcome then adds nothing
+      // but a final newline (or, if the turn failed, the reason on stderr).
+      if (!stream || json) continue;
+      const std::string delta = m->GetStringOr("delta", "").value();
+      if (delta.empty()) continue;
+      std::cout << delta << std::flush;
+      streamed = true;
+      last_streamed = delta.back();
     } else if (type == common::msg::kOutcome) {
+      if (streamed && m->GetStringOr("status", "").value() == "replied") {
+        if (last_streamed != '\n') std::cout << "\n";
+        std::cout << std::flush;
+        return kExitOk;
+      }
+      if (streamed && last_streamed != '\n') std::cout << "\n" << std::flush;
       return PrintOutcome(*m, json);
     } else if (type == common::msg::kError) {
       std::cerr << "laneway: " << m->GetStringOr("error", "error").value() << "\n";
@@ -169,7 +189,7 @@ int CmdAgent(int argc, char** argv) {
   Args args;
   std::string error;
   if (!ParseArgs(argc, argv, 2, {"--agent", "--message", "--session", "--timeout"},
-                 {"--json", "--help", "--deliver"}, &args, &error)) {
+                 {"--json", "--help", "--deliver", "--stream"}, &args, &error)) {
     std::cerr << "laneway agent: " << error << "\n" << kAgentHelp;
     return kExitUsage;
   }
@@ -196,12 +216,13 @@ int CmdAgent(int argc, char** argv) {
   req.Set("agent", *agent);
   req.Set("message", *message);
   if (auto s = args.Get("--session")) req.Set("session", *s);
+  if (args.Has("--stream")) req.Set("stream", true);
   auto id = client->Send(std::move(req));
   if (!id.ok()) {
     std::cerr << "laneway: " << id.status().message() << "\n";
     return kExitUnreachable;
   }
-  return AwaitOutcome(*client, *id, deadline, 0, args.Has("--json"));
+  return AwaitOutcome(*client, *id, deadline, 0, args.Has("--json"), args.Has("--stream"));
 }
 
 int CmdWait(int argc, char** argv) {

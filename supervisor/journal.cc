@@ -60,6 +60,8 @@ enum KeyBit : unsigned {
   kKeyAttempt = 1u << 6,  // "n"
   kKeyStatus = 1u << 7,   // "st"
   kKeyText = 1u << 8,     // "x"
+  kKeyOrigin = 1u << 9,   // "o"
+  kKeyIdem = 1u << 10,    // "k"
 };
 
 unsigned RequiredKeys(Type type) {
@@ -70,6 +72,8 @@ unsigned RequiredKeys(Type type) {
       return kKeyType | kKeyId | kKeyAttempt;
     case Type::kOutcome:
       return kKeyType | kKeyId | kKeyStatus | kKeyText;
+    case Type::kDelivered:
+      return kKeyType | kKeyId;
   }
   return ~0u;
 }
@@ -107,10 +111,12 @@ size_t AppendFrame(const JournalRecord& r, std::string* out) {
   const bool n = (required & kKeyAttempt) || r.attempt != 0;
   const bool st = (required & kKeyStatus) || !r.status.empty();
   const bool x = (required & kKeyText) || !r.text.empty();
+  const bool o = !r.origin.empty();
+  const bool k = !r.idempotency_key.empty();
 
   StringSink sink{out};
   Packer pk(sink);
-  pk.pack_map(2 + s + a + m + at + n + st + x);
+  pk.pack_map(2 + s + a + m + at + n + st + x + o + k);
   PackKey(pk, "t");
   pk.pack(static_cast<uint8_t>(r.type));
   PackKey(pk, "id");
@@ -128,6 +134,8 @@ size_t AppendFrame(const JournalRecord& r, std::string* out) {
   }
   if (st) PackString(pk, "st", r.status);
   if (x) PackString(pk, "x", r.text);
+  if (o) PackString(pk, "o", r.origin);
+  if (k) PackString(pk, "k", r.idempotency_key);
 
   const size_t payload_size = out->size() - frame_start - kHeaderSize;
   char* header = out->data() + frame_start;
@@ -185,7 +193,7 @@ bool FromObject(const msgpack::object& obj, JournalRecord* r) {
     uint64_t u = 0;
     if (key == "t") {
       bit = kKeyType;
-      ok = GetUint(v, 3, &u) && u >= 1;
+      ok = GetUint(v, 4, &u) && u >= 1;
       rec.type = static_cast<Type>(u);
     } else if (key == "id") {
       bit = kKeyId;
@@ -212,6 +220,12 @@ bool FromObject(const msgpack::object& obj, JournalRecord* r) {
     } else if (key == "x") {
       bit = kKeyText;
       ok = GetString(v, &rec.text);
+    } else if (key == "o") {
+      bit = kKeyOrigin;
+      ok = GetString(v, &rec.origin);
+    } else if (key == "k") {
+      bit = kKeyIdem;
+      ok = GetString(v, &rec.idempotency_key);
     } else {
       continue;
     }

@@ -24,7 +24,9 @@
 namespace laneway::supervisor {
 
 struct JournalRecord {
-  enum class Type : uint8_t { kAccept = 1, kStart = 2, kOutcome = 3 };
+  // kDelivered: a channel confirmed that it delivered the turn's outcome
+  // (docs/protocol.md, "Channel delivery"); it is never re-sent after a restart.
+  enum class Type : uint8_t { kAccept = 1, kStart = 2, kOutcome = 3, kDelivered = 4 };
   Type type = Type::kAccept;
   uint64_t turn_id = 0;
   // kAccept
@@ -32,6 +34,8 @@ struct JournalRecord {
   std::string agent;
   std::string message;
   int64_t accepted_unix_ms = 0;
+  std::string origin;           // the turn's origin map, msgpack-encoded ("" = control)
+  std::string idempotency_key;  // "" = none
   // kStart: the attempt number that started (1 for the first run).
   uint32_t attempt = 0;
   // kOutcome: status is one of replied|failed|timed_out|cancelled|rejected|interrupted;

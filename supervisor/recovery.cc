@@ -25,6 +25,8 @@ RecoveredState Recover(const std::vector<JournalRecord>& records) {
     turn.agent = r.agent;
     turn.message = r.message;
     turn.accepted_unix_ms = r.accepted_unix_ms;
+    turn.origin = r.origin;
+    turn.idempotency_key = r.idempotency_key;
     state.turns.push_back(std::move(turn));
   }
 
@@ -40,6 +42,8 @@ RecoveredState Recover(const std::vector<JournalRecord>& records) {
       // A start record always means "ran at least once", even if its attempt
       // number is missing (0).
       turn.attempts = std::max(turn.attempts, std::max<uint32_t>(r.attempt, 1));
+    } else if (r.type == Type::kDelivered) {
+      turn.delivered = true;
     } else if (!turn.done) {  // kOutcome: the first one wins
       turn.done = true;
       turn.status = r.status;
@@ -80,6 +84,8 @@ std::vector<JournalRecord> CompactionSet(const RecoveredState& state, size_t kee
     accept.agent = turn->agent;
     accept.message = turn->message;
     accept.accepted_unix_ms = turn->accepted_unix_ms;
+    accept.origin = turn->origin;
+    accept.idempotency_key = turn->idempotency_key;
     out.push_back(std::move(accept));
     if (turn->done) {
       JournalRecord outcome;
@@ -88,6 +94,12 @@ std::vector<JournalRecord> CompactionSet(const RecoveredState& state, size_t kee
       outcome.status = turn->status;
       outcome.text = turn->text;
       out.push_back(std::move(outcome));
+      if (turn->delivered) {
+        JournalRecord delivered;
+        delivered.type = Type::kDelivered;
+        delivered.turn_id = turn->turn_id;
+        out.push_back(std::move(delivered));
+      }
     } else if (turn->attempts > 0) {
       // The last start carries the attempt count, which is all recovery needs to
       // tell a turn that was running (and how often) from one still queued.

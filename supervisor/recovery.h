@@ -28,6 +28,9 @@ struct RecoveredTurn {
   bool done = false;         // has an outcome
   std::string status;        // outcome status when done
   std::string text;          // outcome text when done
+  std::string origin;        // msgpack-encoded origin map ("" = control)
+  std::string idempotency_key;
+  bool delivered = false;    // a channel confirmed delivery of the outcome
 };
 
 struct RecoveredState {

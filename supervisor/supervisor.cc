@@ -23,7 +23,19 @@ using common::Status;
 struct Supervisor::Impl {
   zmq::context_t ctx{1};
   zmq::socket_t control{ctx, zmq::socket_type::router};
+  zmq::socket_t inproc{ctx, zmq::socket_type::router};
   zmq::socket_t workers{ctx, zmq::socket_type::router};
+  zmq::socket_t& Socket(Door d) {
+    switch (d) {
+      case Door::kControl:
+        return control;
+      case Door::kInproc:
+        return inproc;
+      case Door::kWorkers:
+        break;
+    }
+    return workers;
+  }
   int sigfd = -1;
   ~Impl() {
     if (sigfd >= 0) ::close(sigfd);
@@ -63,7 +75,7 @@ Supervisor::Supervisor(Options options)
       impl_(std::make_unique<Impl>()),
       spawner_(std::make_unique<ProcessSpawner>()) {}
 
-Supervisor::~Supervisor() = default;
+Supervisor::~Supervisor() { StopChannels(); }
 
 Status Supervisor::Start(int* exit_code) {
   *exit_code = kExitStartup;
@@ -102,13 +114,19 @@ Status Supervisor::Start(int* exit_code) {
   // too: nothing of a killed group is left behind, not even as a zombie.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+  std::string binding;
   try {
     ConfigureRouter(impl_->control, opt_.config.supervisor.max_message_bytes);
+    ConfigureRouter(impl_->inproc, opt_.config.supervisor.max_message_bytes);
     ConfigureRouter(impl_->workers, opt_.config.supervisor.max_message_bytes);
-    impl_->control.bind(p.control_endpoint());
-    impl_->workers.bind(p.worker_endpoint());
+    binding = p.control_endpoint();
+    impl_->control.bind(binding);
+    binding = p.worker_endpoint();
+    impl_->workers.bind(binding);
+    binding = kCoreInprocEndpoint;
+    impl_->inproc.bind(binding);
   } catch (const zmq::error_t& e) {
-    return Status::IoError("cannot bind " + p.control_endpoint() + ": " + e.what());
+    return Status::IoError("cannot bind " + binding + ": " + e.what());
   }
   ::chmod(p.control_socket.c_str(), 0600);
   ::chmod(p.worker_socket.c_str(), 0600);
@@ -124,6 +142,21 @@ Status Supervisor::Start(int* exit_code) {
   if (!syncer.ok()) return syncer.status();
   syncer_ = std::move(syncer).value();
   timers_.Arm({started_at_ + kHousekeepingInterval, TimerKind::kHousekeeping});
+  // Front doors last: recovery is done, so the first request sees the real state.
+  ChannelEnv env;
+  env.zmq_context = &impl_->ctx;
+  env.paths = opt_.paths;
+  env.config = opt_.config;
+  auto channels = MakeChannels(env);
+  if (!channels.ok()) return channels.status();
+  for (auto& ch : *channels) {
+    if (Status st = ch->Start(); !st.ok()) {
+      StopChannels();
+      return Status::IoError(std::string("channels.") + ch->kind() + ": " + st.message());
+    }
+    LogLine(LogLevel::kInfo, "channel_started").Kv("channel", ch->kind());
+    channels_.push_back(std::move(ch));
+  }
   LogLine(LogLevel::kInfo, "supervisor_started")
       .Kv("pid", static_cast<int64_t>(::getpid()))
       .Kv("home", p.home)
@@ -157,6 +190,7 @@ int Supervisor::Run() {
   NotifyPendingWaiters();
   for (Outgoing& out : outbox_) out.after_batch = 0;
   FlushOutbox();
+  StopChannels();
   LogLine(LogLevel::kInfo, "supervisor_stopped").Kv("pid", static_cast<int64_t>(::getpid()));
   return kExitOk;
 }
@@ -169,22 +203,23 @@ void Supervisor::PollOnce() {
     timeout_ms = std::clamp<long>(d, 0, 1000);
   }
   zmq::pollitem_t items[] = {
-      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
-      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
       {nullptr, syncer_->done_fd(), ZMQ_POLLIN, 0},
+      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
   };
   try {
-    zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, 5, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
-  if (items[3].revents & ZMQ_POLLIN) OnSyncDone();
-  if (items[2].revents & ZMQ_POLLIN) HandleSignals();
+  if (items[0].revents & ZMQ_POLLIN) OnSyncDone();
+  if (items[1].revents & ZMQ_POLLIN) HandleSignals();
 
-  // Read both sockets, bounded per iteration so neither starves the other or timers.
-  for (int which = 0; which < 2; ++which) {
-    zmq::socket_t& sock = which == 0 ? impl_->control : impl_->workers;
+  // Read every socket, bounded per iteration so none starves the others or timers.
+  for (Door door : {Door::kControl, Door::kInproc, Door::kWorkers}) {
+    zmq::socket_t& sock = impl_->Socket(door);
     for (int i = 0; i < kMaxMessagesPerSocketPerIteration; ++i) {
       zmq::message_t id;
       zmq::message_t body;
@@ -200,13 +235,13 @@ void Supervisor::PollOnce() {
             if (!extra.more()) break;
           }
         }
-        std::string peer(static_cast<const char*>(id.data()), id.size());
+        Peer peer{door, std::string(static_cast<const char*>(id.data()), id.size())};
         const void* data = well_formed ? body.data() : nullptr;
         size_t size = well_formed ? body.size() : 0;
-        if (which == 0) {
-          HandleControlFrame(peer, data, size);
+        if (door == Door::kWorkers) {
+          HandleWorkerFrame(peer.id, data, size);
         } else {
-          HandleWorkerFrame(peer, data, size);
+          HandleControlFrame(peer, data, size);
         }
       } catch (const zmq::error_t& e) {
         LogLine(LogLevel::kError, "recv_failed").Kv("error", e.what());
@@ -234,7 +269,7 @@ void Supervisor::HandleSignals() {
         BeginShutdown("SIGINT");
         break;
       case SIGHUP:
-        HandleReload("", -1);
+        HandleReload(nullptr, -1);
         break;
       default:
         break;
@@ -334,10 +369,15 @@ void Supervisor::FireTimers() {
   }
 }
 
-void Supervisor::SendNow(bool to_worker, const std::string& peer, const std::string& bytes) {
-  zmq::socket_t& sock = to_worker ? impl_->workers : impl_->control;
+void Supervisor::StopChannels() {
+  for (auto& ch : channels_) ch->Stop();
+  channels_.clear();
+}
+
+void Supervisor::SendNow(const Peer& to, const std::string& bytes) {
+  zmq::socket_t& sock = impl_->Socket(to.door);
   try {
-    zmq::message_t id(peer.data(), peer.size());
+    zmq::message_t id(to.id.data(), to.id.size());
     zmq::message_t body(bytes.data(), bytes.size());
     if (!sock.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
         !sock.send(body, zmq::send_flags::dontwait)) {
@@ -348,7 +388,7 @@ void Supervisor::SendNow(bool to_worker, const std::string& peer, const std::str
     // outcome stays available to `laneway wait`.
     ++counters_.undeliverable;
     LogLine(LogLevel::kDebug, "undeliverable")
-        .Kv("to", to_worker ? "worker" : "client")
+        .Kv("to", to.door == Door::kWorkers ? "worker" : "client")
         .Kv("error", e.what());
   }
 }
@@ -360,7 +400,7 @@ void Supervisor::FlushOutbox() {
   for (size_t i = 0; i < outbox_.size(); ++i) {
     Outgoing& out = outbox_[i];
     if (out.after_batch <= synced_batch_) {
-      SendNow(out.to_worker, out.peer, out.bytes);
+      SendNow(out.to, out.bytes);
     } else {
       if (kept != i) outbox_[kept] = std::move(out);
       ++kept;

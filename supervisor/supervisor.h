@@ -30,6 +30,7 @@
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "common/value.h"
+#include "supervisor/channels/channel.h"
 #include "supervisor/journal.h"
 #include "supervisor/journal_syncer.h"
 #include "supervisor/restart_policy.h"
@@ -51,9 +52,24 @@ inline constexpr int kExitStartup = 5;
 // runner. "<source>: agents.<id>.runner: ..." on failure.
 common::Status CheckRunnersAvailable(const common::Config& config);
 
+// The sockets the core sends on; a peer is a routing id on one of them.
+enum class Door : uint8_t {
+  kControl,  // ipc control socket: the CLI (permission: admin)
+  kInproc,   // inproc front door: channel threads (permission: operate)
+  kWorkers,  // worker socket
+};
+
+struct Peer {
+  Door door = Door::kControl;
+  std::string id;  // ZeroMQ routing id
+  bool operator==(const Peer&) const = default;
+};
+
+// A request waiting for a turn's outcome (and, with `stream`, its progress).
 struct Waiter {
-  std::string peer;    // control routing id
+  Peer peer;
   int64_t request_id;  // echoed in the outcome
+  bool stream = false;
 };
 
 struct Turn {
@@ -66,6 +82,11 @@ struct Turn {
   common::TurnStatus status = common::TurnStatus::kPending;
   bool start_journaled = false;  // its next start record went out with its accept
   std::string text;              // reply, or error when failed
+  common::Value meta;            // from the worker's done (model, usage, ...); not journaled
+  common::Value origin;          // where it came from (docs/protocol.md "Origins"); a map
+  std::string idempotency_key;   // "" = none
+  bool delivered = false;        // a channel confirmed delivery of the outcome
+  uint64_t progress_seq = 0;     // progress messages forwarded so far
   std::vector<Waiter> waiters;
 };
 
@@ -168,29 +189,57 @@ class Supervisor {
   // Sends every queued message whose journal batch is durable, in order.
   void FlushOutbox();
   // Sends one message at once (replies that do not wait for the journal).
-  void SendNow(bool to_worker, const std::string& peer, const std::string& bytes);
+  void SendNow(const Peer& to, const std::string& bytes);
   void Housekeeping();
+  void StopChannels();
 
   // Control plane (control.cc).
-  void HandleControlFrame(const std::string& peer, const void* data, size_t size);
-  void HandleSubmit(const std::string& peer, int64_t req, const common::Value& m);
-  void HandleWait(const std::string& peer, int64_t req, const common::Value& m);
-  void HandleOperator(const std::string& peer, int64_t req, const std::string& type,
-                      const common::Value& m);
-  void HandleReload(const std::string& peer, int64_t req);
+  // What a front door may do: each door has a ceiling, each method a need.
+  enum class Permission : uint8_t { kRead, kSubmit, kOperate, kAdmin };
+  struct Method {
+    std::string_view name;
+    Permission permission;
+    void (Supervisor::*handler)(const Peer&, int64_t, const common::Value&);
+  };
+  static const Method* FindMethod(const std::string& name);
+  static Permission DoorPermission(Door door);
+  void HandleControlFrame(const Peer& peer, const void* data, size_t size);
+  void HandleView(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleShutdown(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleReloadRequest(const Peer& peer, int64_t req, const common::Value& m);
+  void HandlePing(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleSubmit(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleWait(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleOperator(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleReload(const Peer* peer, int64_t req);
+  void HandleTurn(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleSubscribe(const Peer& peer, int64_t req, const common::Value& m);
+  void HandleDelivered(const Peer& peer, int64_t req, const common::Value& m);
+  // A turn by "turn_id" or "idempotency_key" in `m`; an error reply and nullptr if none.
+  Turn* FindTurnFor(const Peer& peer, int64_t req, const common::Value& m);
+  common::Value TurnView(const Turn& t) const;
+  void AttachRetry(const Peer& peer, int64_t req, Turn& t, bool wait, bool stream);
+  std::string AcceptedMessage(int64_t req, const Turn& t, bool attached) const;
+  common::Value OutcomeMessage(int64_t req, const Turn& t) const;
+  std::string PendingAtStopText(const Turn& t) const;
+  std::string UnknownAgentText(const std::string& agent_id) const;
+  // Sends the outcome of `t` to the channel subscribed to its origin, if any.
+  void OfferDelivery(const Turn& t);
+  void ForwardProgress(Turn& t, const std::string& delta);
   common::Value StatusView() const;
   common::Value WorkersView() const;
   common::Value SessionsView() const;
-  void ReplyError(const std::string& peer, int64_t req, const std::string& code,
+  void ReplyError(const Peer& peer, int64_t req, const std::string& code,
                   const std::string& error);
-  void ReplyResult(const std::string& peer, int64_t req, common::Value data);
+  void ReplyResult(const Peer& peer, int64_t req, common::Value data);
   void SendOutcome(const Waiter& w, const Turn& t);
 
   // Turns (turns.cc).
   struct PendingAck {
-    std::string peer;
+    Peer peer;
     int64_t req;
     uint64_t turn_id;
+    bool attached = false;  // an idempotent retry of an earlier submit
   };
   // Turns whose accept records are written in `batch`, waiting for it to be durable.
   struct AwaitingSync {
@@ -208,7 +257,7 @@ class Supervisor {
   void RefuseUnjournaled(uint64_t turn_id, const common::Status& why);
   void NoteJournalFailure(const common::Status& st);
   void NotifyPendingWaiters();
-  void Reject(const std::string& peer, int64_t req, const std::string& session,
+  void Reject(const Peer& peer, int64_t req, const std::string& session,
               const std::string& reason);
   void EndTurn(uint64_t turn_id, common::TurnStatus status, const std::string& text);
   void EndBatch(const Batch& batch, common::TurnStatus status, const std::string& text);
@@ -264,6 +313,9 @@ class Supervisor {
   std::unordered_map<uint64_t, Worker> workers_;  // by worker id
   std::unordered_map<pid_t, uint64_t> worker_by_pid_;
   std::unordered_map<uint64_t, Turn> turns_;  // live and recently finished
+  std::unordered_map<std::string, uint64_t> turn_by_key_;  // idempotency key -> turn
+  std::map<std::string, Peer> subscriptions_;              // channel kind -> its peer
+  std::vector<std::unique_ptr<Channel>> channels_;
   std::deque<uint64_t> done_order_;           // finished turns, oldest first
   uint64_t done_bytes_ = 0;                   // their reply/error text, in bytes
   Admission admission_;
@@ -272,8 +324,7 @@ class Supervisor {
   std::deque<AwaitingSync> awaiting_sync_;
   static constexpr uint64_t kUntagged = ~0ull;
   struct Outgoing {
-    bool to_worker;
-    std::string peer;
+    Peer to;
     std::string bytes;
     uint64_t after_batch = kUntagged;  // sent once this journal batch is durable
   };

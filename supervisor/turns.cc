@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "supervisor/journal_syncer.h"
+#include "supervisor/origin.h"
 #include "supervisor/recovery.h"
 #include "supervisor/supervisor.h"
 
@@ -44,7 +45,7 @@ Session& Supervisor::GetOrCreateSession(const std::string& key, const std::strin
   return *sessions_.emplace(key, std::move(s)).first->second;
 }
 
-void Supervisor::Reject(const std::string& peer, int64_t req, const std::string& session,
+void Supervisor::Reject(const Peer& peer, int64_t req, const std::string& session,
                         const std::string& reason) {
   ++counters_.submits_rejected;
   Value m = common::NewMessage(common::msg::kOutcome);
@@ -53,7 +54,7 @@ void Supervisor::Reject(const std::string& peer, int64_t req, const std::string&
   m.Set("session", session);
   m.Set("status", common::TurnStatusName(TurnStatus::kRejected));
   m.Set("error", reason);
-  SendNow(false, peer, common::EncodeMessage(m));  // nothing was journaled for it
+  SendNow(peer, common::EncodeMessage(m));  // nothing was journaled for it
   LogLine(LogLevel::kInfo, "turn_rejected").Kv("session", session).Kv("reason", reason);
 }
 
@@ -154,6 +155,17 @@ void Supervisor::RefuseUnjournaled(uint64_t id, const Status& st) {
                "); nothing was queued, retry later");
   }
   waiting_clients_ -= t.waiters.size();
+  // Retries that attached to it while it was being written are refused with it.
+  for (auto a = pending_acks_.begin(); a != pending_acks_.end();) {
+    if (a->turn_id == id && a->attached) {
+      Reject(a->peer, a->req, t.session, "not accepted: the journal cannot be written (" +
+                                             st.message() + "); nothing was queued, retry later");
+      a = pending_acks_.erase(a);
+    } else {
+      ++a;
+    }
+  }
+  if (!t.idempotency_key.empty()) turn_by_key_.erase(t.idempotency_key);
   turns_.erase(it);
 }
 
@@ -181,13 +193,10 @@ void Supervisor::AcceptDurable(const AwaitingSync& batch) {
     touched.push_back(&s);
   }
   for (const PendingAck& a : batch.acks) {
-    Value m = common::NewMessage(common::msg::kAccepted);
-    m.Set("id", a.req);
-    m.Set("turn_id", a.turn_id);
     auto it = turns_.find(a.turn_id);
-    m.Set("session", it != turns_.end() ? it->second.session : "");
+    if (it == turns_.end()) continue;
     // Durable already: this one need not wait for what the loop writes next.
-    outbox_.push_back({false, a.peer, common::EncodeMessage(m), batch.batch});
+    outbox_.push_back({a.peer, AcceptedMessage(a.req, it->second, a.attached), batch.batch});
   }
   index_dirty_ = true;
   // Acknowledge before spawning workers (a fork takes milliseconds), not after.
@@ -247,6 +256,7 @@ void Supervisor::EndTurn(uint64_t turn_id, TurnStatus status, const std::string&
   for (const Waiter& w : t.waiters) SendOutcome(w, t);
   waiting_clients_ -= t.waiters.size();
   t.waiters.clear();
+  OfferDelivery(t);
   if (Session* s = FindSession(t.session)) {
     s->last_activity_unix_ms = clock_.UnixMillis();
     if (status != TurnStatus::kReplied && status != TurnStatus::kRejected) {
@@ -268,6 +278,7 @@ void Supervisor::RememberDone(uint64_t turn_id) {
     auto it = turns_.find(done_order_.front());
     if (it != turns_.end()) {
       done_bytes_ -= it->second.text.size();
+      if (!it->second.idempotency_key.empty()) turn_by_key_.erase(it->second.idempotency_key);
       turns_.erase(it);
     }
     done_order_.pop_front();
@@ -312,6 +323,15 @@ void Supervisor::Recover() {
     t.message = rt.message;
     t.accepted_unix_ms = rt.accepted_unix_ms;
     t.attempts = rt.attempts;
+    t.origin = Value::MakeMap();
+    if (!rt.origin.empty()) {
+      auto o = common::DecodeMsgpack(rt.origin.data(), rt.origin.size());
+      if (o.ok() && o->is_map()) t.origin = std::move(o).value();
+    }
+    if (t.origin.Find("kind") == nullptr) t.origin.Set("kind", "control");
+    t.idempotency_key = rt.idempotency_key;
+    t.delivered = rt.delivered;
+    if (!t.idempotency_key.empty()) turn_by_key_[t.idempotency_key] = t.id;
     if (rt.done) {
       t.status = common::ParseTurnStatus(rt.status).value_or(TurnStatus::kFailed);
       t.text = rt.text;
@@ -376,6 +396,9 @@ void Supervisor::MaybeCompactJournal() {
     rt.was_running = !rt.done && t.attempts > 0;
     rt.status = rt.done ? common::TurnStatusName(t.status) : "";
     rt.text = t.text;
+    rt.origin = OriginIsDefault(t.origin) ? "" : common::EncodeMsgpack(t.origin);
+    rt.idempotency_key = t.idempotency_key;
+    rt.delivered = t.delivered;
     state.turns.push_back(std::move(rt));
     state.max_turn_id = std::max(state.max_turn_id, id);
   }

@@ -24,7 +24,9 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
     case S::kStarting:
       switch (event) {
         case E::kHello:
-          return {S::kIdle, kDispatchNext | kTouch};
+          return {S::kIdle, kSendConfigure | kDispatchNext | kTouch};
+        case E::kProgress:
+          return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
         case E::kDispatch:
           return Stay(S::kStarting);  // sent on hello
         case E::kDone:
@@ -62,6 +64,8 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
         case E::kHeartbeat:
           return {S::kIdle, kTouch};
+        case E::kProgress:
+          return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
         case E::kRunTimeout:
           return Stay(S::kIdle);  // stale timer of an ended turn
         case E::kSilent:
@@ -93,6 +97,8 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
           return {S::kIdle, kEndTurn | kDispatchNext | kTouch};
         case E::kHeartbeat:
           return {S::kBusy, kTouch};
+        case E::kProgress:
+          return {S::kBusy, kForwardProgress | kTouch};
         case E::kRunTimeout:
           return {S::kStopping, kTermGroup | kEndTurn | kCountFault, TurnStatus::kTimedOut,
                   "run_timeout"};
@@ -120,6 +126,7 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
         case E::kDone:
         case E::kHeartbeat:
         case E::kProtocolError:
+        case E::kProgress:
           return {S::kStopping, kDropStale};
         case E::kDispatch:
         case E::kRunTimeout:
@@ -185,6 +192,8 @@ const char* WorkerEventName(WorkerEvent e) {
       return "drain_kill";
     case E::kExited:
       return "exited";
+    case E::kProgress:
+      return "progress";
   }
   return "unknown";
 }

@@ -34,8 +34,9 @@ enum class WorkerEvent {
   kCancel,         // `laneway cancel`, or an interrupt-mode turn arrived
   kDrainKill,      // shutdown's drain_timeout passed while busy
   kExited,         // reaped by waitpid
+  kProgress,       // partial output of the running turn (also proof of life)
 };
-inline constexpr int kWorkerEventCount = 13;
+inline constexpr int kWorkerEventCount = 14;
 
 // Actions, as bits, in the order the core applies them.
 enum WorkerAction : uint32_t {
@@ -51,6 +52,8 @@ enum WorkerAction : uint32_t {
   kTouch = 1u << 8,         // liveness refreshed
   kRelease = 1u << 9,       // worker gone: free its slot, apply restart policy, admit others
   kRequeueTurn = 1u << 10,  // put the running turn back (journal keeps it unresolved)
+  kSendConfigure = 1u << 11,    // send the agent's settings (before any run)
+  kForwardProgress = 1u << 12,  // hand the partial output to the turn's subscribers
 };
 
 struct Transition {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/agent_settings.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
@@ -70,6 +71,19 @@ void Supervisor::HandleWorkerFrame(const std::string& peer, const void* data, si
     ApplyEvent(*w, WorkerEvent::kHello);
   } else if (type == common::msg::kHeartbeat) {
     ApplyEvent(*w, WorkerEvent::kHeartbeat);
+  } else if (type == common::msg::kWorkerProgress) {
+    auto turn = m->GetInt("turn_id");
+    auto delta = m->GetString("delta");
+    if (!turn.ok() || !delta.ok()) {
+      ApplyEvent(*w, WorkerEvent::kProtocolError, "progress without turn_id/delta");
+      return;
+    }
+    if (w->running && static_cast<uint64_t>(*turn) != w->running->turn_ids.front()) {
+      ApplyEvent(*w, WorkerEvent::kProtocolError,
+                 "progress for turn " + std::to_string(*turn) + " it was not given");
+      return;
+    }
+    ApplyEvent(*w, WorkerEvent::kProgress, "", &m.value());
   } else if (type == common::msg::kDone) {
     auto turn = m->GetInt("turn_id");
     auto ok = m->GetBool("ok");
@@ -111,6 +125,19 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
         .Kv("event", WorkerEventName(e));
   }
   if (t.actions & kCountFault) w.fault = true;
+  if ((t.actions & kForwardProgress) && w.running && done_msg != nullptr) {
+    const std::string delta = done_msg->GetStringOr("delta", "").value();
+    for (uint64_t id : w.running->turn_ids) {
+      if (auto it = turns_.find(id); it != turns_.end()) ForwardProgress(it->second, delta);
+    }
+  }
+  if (t.actions & kSendConfigure) {
+    if (agent != nullptr) {
+      Value configure = common::NewMessage(common::msg::kConfigure);
+      configure.Set("agent", common::AgentSettingsToValue(*agent));
+      SendToWorker(w, configure);
+    }
+  }
   if (std::strcmp(t.reason, "protocol_error") == 0) {
     ++counters_.worker_protocol_errors;
     LogLine(LogLevel::kWarn, "worker_protocol_error")
@@ -130,6 +157,11 @@ void Supervisor::ApplyEvent(Worker& w, WorkerEvent e, const std::string& detail,
       auto body = done_msg->GetStringOr(ok ? "reply" : "error", "");
       text = body.ok() ? *body : "";
       status = ok ? TurnStatus::kReplied : TurnStatus::kFailed;
+      if (const Value* meta = done_msg->Find("meta"); meta && meta->is_map()) {
+        for (uint64_t id : batch.turn_ids) {
+          if (auto it = turns_.find(id); it != turns_.end()) it->second.meta = *meta;
+        }
+      }
     } else if (e == WorkerEvent::kRunTimeout) {
       text = "turn " + std::to_string(lead) + " of session " + w.session + " timed out after " +
              std::to_string(agent ? agent->run_timeout.count() : 0) +
@@ -347,8 +379,6 @@ bool Supervisor::SpawnWorker(Session& s) {
                s.key,
                "--agent",
                s.agent,
-               "--runner",
-               common::RunnerKindName(agent->runner),
                "--heartbeat-ms",
                std::to_string(opt_.config.supervisor.heartbeat_interval.count()),
                "--lock-wait-ms",
@@ -357,10 +387,6 @@ bool Supervisor::SpawnWorker(Session& s) {
                std::to_string(::getpid()),
                "--max-message-bytes",
                std::to_string(opt_.config.supervisor.max_message_bytes)};
-  if (!agent->command.empty()) {
-    spec.args.push_back("--");
-    spec.args.insert(spec.args.end(), agent->command.begin(), agent->command.end());
-  }
   spec.extra_env = {{"LANEWAY_HOME", opt_.paths.home}};
   auto pid = spawner_->Spawn(spec);
   const auto now = clock_.Now();
@@ -402,7 +428,7 @@ bool Supervisor::OnSessionFault(Session& s, common::SteadyTime now, const std::s
 }
 
 void Supervisor::SendToWorker(const Worker& w, const Value& m) {
-  outbox_.push_back({true, "w" + std::to_string(w.id), common::EncodeMessage(m)});
+  outbox_.push_back({Peer{Door::kWorkers, "w" + std::to_string(w.id)}, common::EncodeMessage(m)});
 }
 
 void Supervisor::SignalGroup(const Worker& w, int sig) {

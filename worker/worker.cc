@@ -10,6 +10,7 @@
 #include <optional>
 #include <zmq.hpp>
 
+#include "common/agent_settings.h"
 #include "common/file_lock.h"
 #include "common/job_thread.h"
 #include "common/log.h"
@@ -17,6 +18,7 @@
 #include "common/protocol.h"
 #include "common/transcript.h"
 #include "worker/runners/runner.h"
+#include "worker/stream_context.h"
 
 namespace laneway::worker {
 
@@ -67,6 +69,10 @@ class WorkerLoop {
   }
   void StartTurn(const Value& run);
   void FinishTurn();
+  // Builds the runner from the supervisor's `configure` message.
+  common::Status Configure(const Value& m);
+  // Sends what the runner emitted since the last call as one `progress` message.
+  void FlushProgress();
 
   const WorkerOptions& o_;
   zmq::context_t ctx_{1};
@@ -75,6 +81,7 @@ class WorkerLoop {
   std::unique_ptr<Runner> runner_;
   // Only for runners that block: the agent thinks there while this thread beats.
   std::unique_ptr<common::JobThread<TurnInput, TurnOutput>> runner_thread_;
+  std::unique_ptr<StreamContext> stream_;
   bool busy_ = false;
   uint64_t turn_id_ = 0;
   TurnOutput output_;
@@ -126,13 +133,49 @@ void WorkerLoop::StartTurn(const Value& run) {
   if (runner_thread_) {
     runner_thread_->Submit(std::move(in));
   } else {
-    NullRunContext context;
-    output_ = runner_->Run(in, context);
+    output_ = runner_->Run(in, *stream_);
     FinishTurn();
   }
 }
 
+void WorkerLoop::FlushProgress() {
+  std::string delta = stream_->Take();
+  if (delta.empty() || !busy_) return;
+  Value p = common::NewMessage(common::msg::kWorkerProgress);
+  p.Set("turn_id", turn_id_);
+  p.Set("delta", std::move(delta));
+  Send(p);
+}
+
+common::Status WorkerLoop::Configure(const Value& m) {
+  if (runner_) return common::Status::InvalidArgument("a second configure");
+  const Value* settings = m.Find("agent");
+  if (settings == nullptr) return common::Status::InvalidArgument("configure without agent");
+  auto agent = common::AgentSettingsFromValue(*settings);
+  if (!agent.ok()) return agent.status();
+  if (agent->id != o_.agent) {
+    return common::Status::InvalidArgument("configure for agent '" + agent->id + "', not '" +
+                                           o_.agent + "'");
+  }
+  RunnerOptions ro;
+  ro.agent = std::move(agent).value();
+  ro.max_reply_bytes = o_.max_message_bytes;
+  auto r = MakeRunner(ro);
+  if (!r.ok()) return r.status();
+  runner_ = std::move(r).value();
+  if (runner_->Blocks()) {
+    Runner* runner = runner_.get();
+    StreamContext* stream = stream_.get();
+    auto t = common::JobThread<TurnInput, TurnOutput>::Start(
+        [runner, stream](TurnInput& in) { return runner->Run(in, *stream); });
+    if (!t.ok()) return t.status();
+    runner_thread_ = std::move(t).value();
+  }
+  return common::Status::Ok();
+}
+
 void WorkerLoop::FinishTurn() {
+  FlushProgress();  // every delta goes out before the outcome
   busy_ = false;
   const size_t limit = o_.max_message_bytes > 8192 ? o_.max_message_bytes - 4096 : 4096;
   if (output_.ok && output_.text.size() > limit) {
@@ -144,6 +187,9 @@ void WorkerLoop::FinishTurn() {
   line.Set("turn_id", turn_id_);
   line.Set("role", output_.ok ? "assistant" : "error");
   line.Set("text", output_.text);
+  if (output_.meta.is_map()) {
+    for (const auto& [k, v] : output_.meta.as_map()) line.Set(k, v);
+  }
   if (auto st = transcript_->Append(line); !st.ok()) {
     LogLine(LogLevel::kWarn, "transcript_write_failed").Kv("error", st.message());
   }
@@ -151,6 +197,7 @@ void WorkerLoop::FinishTurn() {
   done.Set("turn_id", turn_id_);
   done.Set("ok", output_.ok);
   done.Set(output_.ok ? "reply" : "error", std::move(output_.text));
+  if (output_.meta.is_map()) done.Set("meta", std::move(output_.meta));
   Send(done);
 }
 
@@ -202,30 +249,12 @@ int WorkerLoop::Run() {
         .Kv("session", o_.session)
         .Kv("cut_bytes", info.repaired_bytes);
   }
-  RunnerOptions ro;
-  ro.agent.id = o_.agent;
-  ro.agent.runner = o_.runner;
-  ro.agent.command = o_.command;
-  ro.max_reply_bytes = o_.max_message_bytes;
-  auto r = MakeRunner(ro);
-  if (!r.ok()) {
-    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", r.status().message());
+  auto stream = StreamContext::Create();
+  if (!stream.ok()) {
+    LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", stream.status().message());
     return kWorkerExitSetup;
   }
-  runner_ = std::move(r).value();
-  if (runner_->Blocks()) {
-    Runner* runner = runner_.get();
-    auto t = common::JobThread<TurnInput, TurnOutput>::Start(
-        [runner](TurnInput& in) {
-          NullRunContext context;
-          return runner->Run(in, context);
-        });
-    if (!t.ok()) {
-      LogLine(LogLevel::kError, "worker_setup_failed").Kv("error", t.status().message());
-      return kWorkerExitSetup;
-    }
-    runner_thread_ = std::move(t).value();
-  }
+  stream_ = std::move(stream).value();
 
   Value hello = common::NewMessage(common::msg::kHello);
   hello.Set("worker_id", o_.worker_id);
@@ -245,7 +274,18 @@ int WorkerLoop::Run() {
         return Leave(kWorkerExitProtocol);
       }
       const std::string& type = common::MessageType(*m);
-      if (type == common::msg::kRun) {
+      if (type == common::msg::kConfigure) {
+        if (auto st = Configure(*m); !st.ok()) {
+          LogLine(LogLevel::kError, "worker_setup_failed")
+              .Kv("session", o_.session)
+              .Kv("error", st.message());
+          return Leave(kWorkerExitSetup);
+        }
+      } else if (type == common::msg::kRun) {
+        if (!runner_) {
+          LogLine(LogLevel::kError, "bad_run").Kv("error", "run before configure");
+          return Leave(kWorkerExitProtocol);
+        }
         if (busy_ || !m->GetInt("turn_id").ok()) {
           LogLine(LogLevel::kError, "bad_run").Kv("busy", busy_ ? "yes" : "no");
           return Leave(kWorkerExitProtocol);
@@ -275,17 +315,19 @@ int WorkerLoop::Run() {
     }
     zmq::pollitem_t items[] = {
         {sock_.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, stream_->wake_fd(), ZMQ_POLLIN, 0},
         {nullptr, runner_thread_ ? runner_thread_->done_fd() : -1, ZMQ_POLLIN, 0}};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         o_.heartbeat - (std::chrono::steady_clock::now() - last_sent_));
     if (wait.count() < 0) wait = std::chrono::milliseconds(0);
     try {
-      zmq::poll(items, runner_thread_ ? 2 : 1, wait);
+      zmq::poll(items, runner_thread_ ? 3 : 2, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return Leave(kWorkerExitProtocol);
     }
-    if (runner_thread_ && (items[1].revents & ZMQ_POLLIN)) {
+    if (items[1].revents & ZMQ_POLLIN) FlushProgress();
+    if (runner_thread_ && (items[2].revents & ZMQ_POLLIN)) {
       output_ = runner_thread_->Take();
       FinishTurn();
     }
@@ -297,10 +339,6 @@ int WorkerLoop::Run() {
 bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* error) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--") {
-      for (++i; i < argc; ++i) out->command.emplace_back(argv[i]);
-      break;
-    }
     if (i + 1 >= argc) {
       *error = "option " + a + " needs a value";
       return false;
@@ -313,18 +351,6 @@ bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* err
       out->session = v;
     } else if (a == "--agent") {
       out->agent = v;
-    } else if (a == "--runner") {
-      std::string r = v;
-      if (r == "echo")
-        out->runner = common::RunnerKind::kEcho;
-      else if (r == "exec")
-        out->runner = common::RunnerKind::kExec;
-      else if (r == "openai")
-        out->runner = common::RunnerKind::kOpenAi;
-      else {
-        *error = "unknown runner " + r;
-        return false;
-      }
     } else if (ParseU64(v, &n)) {
       if (a == "--worker-id")
         out->worker_id = n;

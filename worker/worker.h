@@ -1,7 +1,8 @@
 // Worker: the process that runs one session's turns, one at a time.
 //
 // Life: connect a DEALER back to the supervisor (routing id "w<id>"), take the
-// session's kernel lock, open (and repair) the transcript, say hello, then loop:
+// session's kernel lock, open (and repair) the transcript, say hello, build the
+// runner from the supervisor's `configure` message (the agent's settings), then loop:
 // run turns on a runner thread while the main thread keeps the connection
 // (heartbeats every interval, stop requests), append each turn and its outcome
 // to the transcript, report "done". Exits on "stop", when the supervisor dies,
@@ -33,8 +34,6 @@ struct WorkerOptions {
   uint64_t worker_id = 0;
   std::string session;
   std::string agent;
-  common::RunnerKind runner = common::RunnerKind::kEcho;
-  std::vector<std::string> command;
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds lock_wait{5000};
   pid_t supervisor_pid = 0;

@@ -11,6 +11,7 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace laneway::worker {
@@ -37,7 +38,7 @@ std::string Tail(const std::string& s, size_t n) {
 }  // namespace
 
 TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
-  if (command_.empty()) return {false, "exec runner has no command"};
+  if (command_.empty()) return {false, "exec runner has no command", {}};
   try {
     bp::pipe in_pipe, out_pipe, err_pipe;
     bp::environment env = boost::this_process::environment();
@@ -49,7 +50,7 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
     std::string program = command_[0];
     if (program.find('/') == std::string::npos) {
       auto found = bp::search_path(program);
-      if (found.empty()) return {false, "command not found: " + program};
+      if (found.empty()) return {false, "command not found: " + program + " (not on PATH)", {}};
       program = found.string();
     }
     bp::child child(bp::exe = program, bp::args = args, bp::env = env,
@@ -80,14 +81,31 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
     bool too_large = false;
     if (input.message.empty()) close_fd(in_fd);
     char buf[65536];
-    while (out_fd >= 0 || err_fd >= 0) {
+    // The reply is complete when the command exits: a background child that keeps
+    // stdout open (`sleep 30 &`) must not turn an instant reply into a timeout. After
+    // the exit the pipes are drained for at most kDrainAfterExit; whatever the
+    // command left running is killed with the worker's group by the supervisor.
+    int status = 0;
+    bool exited = false;
+    std::chrono::steady_clock::time_point drain_until{};
+    while (out_fd >= 0 || err_fd >= 0 || !exited) {
+      if (!exited) {
+        pid_t r = ::waitpid(child.id(), &status, WNOHANG);
+        if (r == child.id()) {
+          exited = true;
+          drain_until = std::chrono::steady_clock::now() + kDrainAfterExit;
+        }
+      }
+      if (exited && std::chrono::steady_clock::now() >= drain_until) break;
+      if (exited && out_fd < 0 && err_fd < 0) break;
       pollfd fds[3];
       int n = 0;
       int in_idx = -1, out_idx = -1, err_idx = -1;
       if (in_fd >= 0) fds[in_idx = n++] = {in_fd, POLLOUT, 0};
       if (out_fd >= 0) fds[out_idx = n++] = {out_fd, POLLIN, 0};
       if (err_fd >= 0) fds[err_idx = n++] = {err_fd, POLLIN, 0};
-      if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+      // Short timeouts: the exit is noticed by waitpid above, not by a pipe event.
+      if (::poll(fds, static_cast<nfds_t>(n), exited ? 10 : 20) < 0) {
         if (errno == EINTR) continue;
         break;
       }
@@ -105,6 +123,8 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
             too_large = true;
             ::kill(child.id(), SIGKILL);
             close_fd(out_fd);
+          } else {
+            context.Emit(std::string_view(buf, static_cast<size_t>(r)));
           }
         } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
           close_fd(out_fd);
@@ -121,26 +141,40 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
       }
     }
     close_fd(in_fd);
-    int status = 0;
-    while (::waitpid(child.id(), &status, 0) < 0 && errno == EINTR) {
+    close_fd(out_fd);
+    close_fd(err_fd);
+    if (!exited) {
+      while (::waitpid(child.id(), &status, 0) < 0 && errno == EINTR) {
+      }
     }
     child.detach();  // reaped above
+    TurnOutput result;
+    if (!err.empty()) {
+      result.meta = common::Value::MakeMap();
+      result.meta.Set("stderr_tail", Tail(err, kStderrTailBytes));
+    }
     if (too_large) {
-      return {false,
-              "reply exceeds " + std::to_string(max_reply_bytes_) + " bytes; command killed"};
+      result.text = "reply exceeds " + std::to_string(max_reply_bytes_) + " bytes; command killed";
+      return result;
     }
     if (WIFSIGNALED(status)) {
-      return {false, "command killed by signal " + std::to_string(WTERMSIG(status)) +
-                         (err.empty() ? "" : ": " + Tail(err, kStderrTailBytes))};
+      const char* name = sigabbrev_np(WTERMSIG(status));
+      result.text = "command " + command_[0] + " killed by signal " +
+                    (name ? std::string("SIG") + name : std::to_string(WTERMSIG(status))) +
+                    (err.empty() ? "" : ": " + Tail(err, kStderrTailBytes));
+      return result;
     }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code != 0) {
-      return {false, "command exited with status " + std::to_string(code) +
-                         (err.empty() ? "" : ": " + Tail(err, kStderrTailBytes))};
+      result.text = "command " + command_[0] + " exited with status " + std::to_string(code) +
+                    (err.empty() ? "" : ": " + Tail(err, kStderrTailBytes));
+      return result;
     }
-    return {true, std::move(out)};
+    result.ok = true;
+    result.text = std::move(out);
+    return result;
   } catch (const std::exception& e) {
-    return {false, std::string("cannot run command: ") + e.what()};
+    return {false, "cannot run command " + command_[0] + ": " + e.what(), {}};
   }
 }
 

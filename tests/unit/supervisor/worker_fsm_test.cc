@@ -37,7 +37,12 @@ struct Cell {
 const std::vector<Cell>& Table() {
   static const std::vector<Cell> table = {
       // Starting: spawned, no hello yet.
-      {S::kStarting, E::kHello, S::kIdle, kDispatchNext | kTouch, kNoTurn},
+      {S::kStarting, E::kHello, S::kIdle, kSendConfigure | kDispatchNext | kTouch, kNoTurn},
+      {S::kStarting, E::kProgress, S::kStopping, kKillGroup | kCountFault, kNoTurn},
+      {S::kIdle, E::kProgress, S::kStopping, kKillGroup | kCountFault, kNoTurn},
+      {S::kBusy, E::kProgress, S::kBusy, kForwardProgress | kTouch, kNoTurn},
+      {S::kStopping, E::kProgress, S::kStopping, kDropStale, kNoTurn},
+      {S::kGone, E::kProgress, S::kGone, kNone, kNoTurn},
       {S::kStarting, E::kDispatch, S::kStarting, kNone, kNoTurn},  // sent after hello
       {S::kStarting, E::kDone, S::kStopping, kKillGroup | kCountFault, kNoTurn},
       {S::kStarting, E::kHeartbeat, S::kStarting, kTouch, kNoTurn},
@@ -120,7 +125,8 @@ std::string ActionNames(uint32_t a) {
       {kSendRun, "SendRun"},       {kSendStop, "SendStop"},      {kTermGroup, "TermGroup"},
       {kKillGroup, "KillGroup"},   {kEndTurn, "EndTurn"},        {kDispatchNext, "DispatchNext"},
       {kCountFault, "CountFault"}, {kDropStale, "DropStale"},    {kTouch, "Touch"},
-      {kRelease, "Release"},       {kRequeueTurn, "RequeueTurn"}};
+      {kRelease, "Release"},       {kRequeueTurn, "RequeueTurn"}, {kSendConfigure, "SendConfigure"},
+      {kForwardProgress, "ForwardProgress"}};
   std::string out;
   for (const auto& [bit, name] : kNames) {
     if (a & bit) out += (out.empty() ? "" : "|") + std::string(name);
