@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/deliver.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/protocol.h"
@@ -20,7 +21,7 @@ namespace {
 
 constexpr const char* kAgentHelp =
     "usage: laneway agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--stream]\n"
-    "                     [--json]\n"
+    "                     [--json] [--deliver --channel KIND --to CHAT_ID]\n"
     "\n"
     "Sends one turn to the agent's session through the supervisor and waits for its\n"
     "outcome. The turn waits its place in the session's queue; it never fails for a lock.\n"
@@ -31,8 +32,9 @@ constexpr const char* kAgentHelp =
     "  --timeout DUR    stop waiting for the outcome after DUR (e.g. 30s); the turn keeps\n"
     "                   its place, its id is printed and the exit code is 4 (see\n"
     "                   `laneway wait`). The acknowledgement is always awaited (up to 10s).\n"
-    "  --deliver        accepted for compatibility; no channel is configured in this build,\n"
-    "                   so the reply is printed here\n"
+    "  --deliver        also send the outcome to a chat: with --channel KIND --to CHAT_ID\n"
+    "                   (e.g. --channel telegram --to 42); the session defaults to that\n"
+    "                   chat's own (agent:<ID>:telegram:42). The reply is printed here too.\n"
     "  --stream         print the reply as the agent produces it (exec: its stdout as it\n"
     "                   comes), then exit as without it\n"
     "  --json           print one JSON object: turn_id, session, status, reply|error\n"
@@ -188,7 +190,9 @@ bool ParseTimeout(const Args& args, std::optional<common::SteadyTime>* deadline)
 int CmdAgent(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--agent", "--message", "--session", "--timeout"},
+  if (!ParseArgs(argc, argv, 2,
+                 {"--agent", "--message", "--session", "--timeout", kDeliverChannelFlag,
+                  kDeliverToFlag},
                  {"--json", "--help", "--deliver", "--stream"}, &args, &error)) {
     std::cerr << "laneway agent: " << error << "\n" << kAgentHelp;
     return kExitUsage;
@@ -209,14 +213,18 @@ int CmdAgent(int argc, char** argv) {
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, &deadline)) return kExitUsage;
-  int code = 0;
-  std::unique_ptr<Client> client = ConnectOrReport(&code);
-  if (!client) return code;
   Value req = common::NewMessage(common::msg::kSubmit);
   req.Set("agent", *agent);
   req.Set("message", *message);
   if (auto s = args.Get("--session")) req.Set("session", *s);
   if (args.Has("--stream")) req.Set("stream", true);
+  if (!ApplyDeliver(args, *agent, &req, &error)) {
+    std::cerr << "laneway agent: " << error << "\n" << kAgentHelp;
+    return kExitUsage;
+  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(&code);
+  if (!client) return code;
   auto id = client->Send(std::move(req));
   if (!id.ok()) {
     std::cerr << "laneway: " << id.status().message() << "\n";

@@ -1,0 +1,175 @@
+// The Telegram channel against the local Bot API double: conversations, queues,
+// long replies, allow_from and --deliver. Every check counts what the double
+// received, after the channel confirmed its deliveries to the core.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/integration/harness.h"
+#include "tests/integration/telegram_double_client.h"
+
+namespace laneway::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr auto kLong = std::chrono::seconds(60);
+
+// Waits until the supervisor log shows `n` confirmed deliveries.
+bool WaitDelivered(const SupervisorProcess& sup, int n,
+                   std::chrono::milliseconds timeout = kLong) {
+  return WaitFor([&] { return CountOf(sup.Log(), "event=telegram_delivered ") >= n; }, timeout);
+}
+
+TEST(TelegramConversationTest, AnswersAMessageAsAReplyInTheChatSession) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "hello");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  json sent = tg.Sent();
+  ASSERT_EQ(sent.size(), 1u) << sent.dump();
+  EXPECT_EQ(sent[0]["chat_id"], "42");
+  EXPECT_EQ(sent[0]["text"], "reply:hello");
+  EXPECT_EQ(sent[0]["reply_to"], 1001);  // the user's message (the double's first id in chat 42)
+  EXPECT_TRUE(WaitForWorker(home, "agent:main:telegram:42", ""));
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(TelegramConversationTest, TwoMessagesToABusyChatAreBothAnsweredInOrder) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg, "typing_interval = \"200ms\"\n"))) << sup.Log();
+  tg.Inject(42, "gate one");
+  tg.Inject(42, "two");
+  // Both are accepted while the first is still running: the second queues.
+  ASSERT_TRUE(WaitFor([&] { return CountOf(sup.Log(), "event=telegram_turn_accepted ") == 2; }))
+      << sup.Log();
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:telegram:42", "busy", 1)) << sup.Log();
+  // While it runs, the chat shows "typing" (again and again).
+  ASSERT_TRUE(WaitFor([&] { return tg.Stats()["actions"].get<int>() >= 2; })) << sup.Log();
+  EXPECT_TRUE(tg.SentTo(42).empty());
+  home.OpenGate();
+  ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
+  EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:gate one", "reply:two"}));
+  json actions = tg.Control("actions")["actions"];
+  for (const json& a : actions) {
+    EXPECT_EQ(a["chat_id"], "42");
+    EXPECT_EQ(a["action"], "typing");
+  }
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(TelegramConversationTest, FiftyChatsAtOnceEachGetTheirOwnAnswerOnce) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  for (int chat = 1000; chat < 1050; ++chat) tg.Inject(chat, "m" + std::to_string(chat));
+  ASSERT_TRUE(WaitDelivered(sup, 50, std::chrono::seconds(100))) << sup.Log();
+  for (int chat = 1000; chat < 1050; ++chat) {
+    EXPECT_EQ(tg.SentTo(chat), (std::vector<std::string>{"reply:m" + std::to_string(chat)}))
+        << chat;
+  }
+  EXPECT_EQ(tg.Sent().size(), 50u);
+  ExpectEveryTurnSettled(home);
+}
+
+TEST(TelegramConversationTest, TenThousandCharacterReplyArrivesAsThreeMessagesInOrder) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "long please");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  std::vector<std::string> got = tg.SentTo(42);
+  ASSERT_EQ(got.size(), 3u);
+  std::string joined;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_LE(got[i].size(), 4096u);  // ASCII: bytes = UTF-16 units
+    EXPECT_EQ(got[i].rfind("para ", 0), 0u) << "piece " << i << " does not start a paragraph";
+    joined += (i ? "\n\n" : "") + got[i];
+  }
+  // Every paragraph, in order, nothing lost.
+  size_t pos = 0;
+  for (int p = 0; p < 100; ++p) {
+    char head[16];
+    std::snprintf(head, sizeof head, "para %03d ", p);
+    size_t at = joined.find(head, pos);
+    ASSERT_NE(at, std::string::npos) << head;
+    pos = at;
+  }
+  EXPECT_EQ(joined.size(), 100u * 99 + 99 * 2);
+  // Only the first piece is a reply to the user's message.
+  json sent = tg.Sent();
+  EXPECT_EQ(sent[0]["reply_to"], 1001);
+  EXPECT_TRUE(sent[1]["reply_to"].is_null());
+}
+
+TEST(TelegramConversationTest, UserNotInAllowFromIsRefusedOnceAndTheAgentNeverSeesIt) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg, "allow_from = [1]\n"))) << sup.Log();
+  tg.Inject(42, "let me in");
+  tg.Inject(42, "please");
+  tg.Inject(1, "hi");  // after the stranger's: answered means theirs were handled
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  ASSERT_TRUE(WaitFor([&] { return !tg.SentTo(42).empty(); })) << sup.Log();
+  EXPECT_EQ(tg.SentTo(1), (std::vector<std::string>{"reply:hi"}));
+  std::vector<std::string> refusals = tg.SentTo(42);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_NE(refusals[0].find("42"), std::string::npos) << refusals[0];
+  common::Value st = Status(home);
+  EXPECT_EQ(Counter(st, "turns_accepted"), 1) << common::ToJson(st);
+  EXPECT_EQ(sup.Log().find("let me in"), std::string::npos);
+}
+
+TEST(TelegramConversationTest, DeliverSendsACliTurnsOutcomeToTheChat) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  ASSERT_TRUE(WaitFor([&] { return sup.Log().find("event=telegram_subscribed") != std::string::npos; }));
+  CliResult r = RunCli(home, {"agent", "--agent", "main", "--message", "from cron", "--deliver",
+                              "--channel", "telegram", "--to", "77"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "reply:from cron\n");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  json sent = tg.Sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0]["chat_id"], "77");
+  EXPECT_EQ(sent[0]["text"], "reply:from cron");
+  EXPECT_TRUE(sent[0]["reply_to"].is_null());
+  EXPECT_TRUE(WaitForWorker(home, "agent:main:telegram:77", ""));
+
+  CliResult bad = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver"});
+  EXPECT_EQ(bad.code, 2);
+  CliResult bad_to = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver",
+                                   "--channel", "telegram", "--to", "abc"});
+  EXPECT_EQ(bad_to.code, 2);
+}
+
+TEST(TelegramConversationTest, AFailedTurnGetsAShortMessage) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "fail now");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  std::vector<std::string> got = tg.SentTo(42);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("Sorry, that message failed", 0), 0u) << got[0];
+}
+
+}  // namespace
+}  // namespace laneway::testing
