@@ -21,10 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string DoublePath() {
-  std::string here = __FILE__;  // .../tests/integration/telegram_double_client.cc
-  return here.substr(0, here.rfind("/integration/")) + "/doubles/telegram_double.py";
-}
+std::string DoublePath() { return std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/telegram_double.py"; }
 
 }  // namespace
 
