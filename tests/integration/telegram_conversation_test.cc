@@ -171,5 +171,22 @@ TEST(TelegramConversationTest, AFailedTurnGetsAShortMessage) {
   EXPECT_EQ(got[0].rfind("Sorry, that message failed", 0), 0u) << got[0];
 }
 
+TEST(TelegramConversationTest, AReplyThatIsNotUtf8IsSentWithReplacementCharacters) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "bin");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  std::vector<std::string> got = tg.SentTo(42);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("bad:", 0), 0u);
+  EXPECT_EQ(got[0].back(), '!');
+  tg.Inject(42, "still here");  // the channel thread survived it
+  ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
+  EXPECT_EQ(tg.SentTo(42).back(), "reply:still here");
+}
+
 }  // namespace
 }  // namespace laneway::testing

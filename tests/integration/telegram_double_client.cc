@@ -140,6 +140,9 @@ case "$msg" in
     awk 'BEGIN { for (i = 0; i < 100; i++) { printf "para %03d ", i;
                  for (j = 0; j < 90; j++) printf "x"; if (i < 99) printf "\n\n" } }'
     exit 0 ;;
+  bin*)
+    printf 'bad:\377\376!'
+    exit 0 ;;
   fail*)
     echo "agent failed on purpose" >&2
     exit 3 ;;

@@ -51,6 +51,7 @@ std::string TelegramTable(const TelegramDouble& d, const std::string& extra = ""
 // and the channel points at `d`. The agent, by message:
 //   gate...  wait for the home's gate (TempHome::OpenGate), then reply
 //   long...  reply with 100 paragraphs of 99 characters (10,100 characters)
+//   bin...   reply "bad:" + two bytes that are not UTF-8 + "!"
 //   fail...  exit 3
 //   other    reply at once; every reply is "reply:<message>"
 std::string TelegramConfig(const TempHome& home, const TelegramDouble& d,

@@ -96,7 +96,8 @@ ApiReply BotApi::Call(const std::string& method, const json& params,
   if (cancel_ != nullptr && cancel_->load()) return Failure(ApiReply::Kind::kCancelled, method);
   curl_easy_reset(c);
   const std::string url = api_base_ + "/bot" + token_ + "/" + method;
-  const std::string body = params.dump();
+  // Invalid UTF-8 (an agent's raw output) is replaced, not thrown about.
+  const std::string body = params.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string response;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());

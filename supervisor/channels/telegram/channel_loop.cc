@@ -118,8 +118,15 @@ void ChannelLoop::Run() {
       ServeDeliveries(now);
       PublishHealth();
     }
-  } catch (const zmq::error_t& e) {
-    if (!stop_->load()) LogLine(LogLevel::kError, "telegram_channel_died").Kv("error", e.what());
+  } catch (const std::exception& e) {
+    // zmq::error_t (ETERM at shutdown) or a library surprise: the channel stops
+    // and says so in State(); the supervisor goes on.
+    if (!stop_->load()) {
+      LogLine(LogLevel::kError, "telegram_channel_died").Kv("error", e.what());
+      std::lock_guard<std::mutex> l(health_->mu);
+      health_->error = std::string("channel thread stopped: ") + e.what();
+      health_->connected = false;
+    }
   }
 }
 

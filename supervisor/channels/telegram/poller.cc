@@ -82,7 +82,8 @@ void RunPoller(const PollerOptions& opt, zmq::context_t* ctx, const std::string&
           health->updates += static_cast<int64_t>(r.result.size());
         }
         if (r.result.empty()) continue;
-        const std::string batch = r.result.dump();
+        const std::string batch =
+            r.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (!pair.send(zmq::buffer(batch), zmq::send_flags::none)) break;
         if (!AwaitOffset(pair, stop, &offset)) break;
         continue;
@@ -130,10 +131,13 @@ void RunPoller(const PollerOptions& opt, zmq::context_t* ctx, const std::string&
       }
       if (!SleepUnlessStopped(wait, stop)) break;
     }
-  } catch (const zmq::error_t& e) {
-    // ETERM at shutdown, or a broken inproc pipe: the channel thread sees the poller
-    // gone through its health and restarts are its business, not ours.
-    if (!stop->load()) LogLine(LogLevel::kError, "telegram_poller_died").Kv("error", e.what());
+  } catch (const std::exception& e) {
+    // ETERM at shutdown, or a broken inproc pipe (zmq::error_t), or a library
+    // surprise: never let it out of the thread (that would abort the supervisor).
+    if (!stop->load()) {
+      LogLine(LogLevel::kError, "telegram_poller_died").Kv("error", e.what());
+      SetFault(health, "poller_died", e.what());
+    }
   }
 }
 
