@@ -117,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         ctype = self.headers.get("Content-Type", "")
         if body:
-            if "json" in ctype:
+            if "json" in ctype or body.lstrip()[:1] == b"{":
                 try:
                     j = json.loads(body)
                     if isinstance(j, dict):
@@ -159,7 +159,10 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         path, p = self.params()
         if path.startswith("/control/"):
-            return self.control(path[len("/control/"):], p)
+            try:
+                return self.control(path[len("/control/"):], p)
+            except (KeyError, TypeError, ValueError) as e:
+                return self.reply({"error": "bad control request: %r" % (e,)}, 400)
         parts = path.strip("/").split("/")
         if len(parts) != 2 or not parts[0].startswith("bot"):
             return self.error(404, "Not Found")

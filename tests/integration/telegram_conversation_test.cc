@@ -188,5 +188,24 @@ TEST(TelegramConversationTest, AReplyThatIsNotUtf8IsSentWithReplacementCharacter
   EXPECT_EQ(tg.SentTo(42).back(), "reply:still here");
 }
 
+TEST(TelegramConversationTest, AFormattingRejectionIsRetriedAsPlainText) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  tg.Control("faults", {{"reject_parse", 1}});
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg, "parse_mode = \"HTML\"\n"))) << sup.Log();
+  tg.Inject(42, "<b>bold");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  json sent = tg.Sent();
+  ASSERT_EQ(sent.size(), 1u) << sent.dump();
+  EXPECT_EQ(sent[0]["text"], "reply:<b>bold");
+  EXPECT_TRUE(sent[0]["parse_mode"].is_null());  // the retry went out as plain text
+  EXPECT_EQ(CountOf(sup.Log(), "event=telegram_format_rejected"), 1);
+  tg.Inject(42, "next");  // later replies use the configured formatting again
+  ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
+  EXPECT_EQ(tg.Sent()[1]["parse_mode"], "HTML");
+}
+
 }  // namespace
 }  // namespace laneway::testing
