@@ -25,8 +25,10 @@ Control API for tests (POST /control/<op>, JSON body; answers JSON):
   stats    -> counters: get_updates, polls_in_flight, held_sends, held_polls,
               sends_aborted, pending_updates, conflicts_sent, rate_limited_sent, ...
   faults   {conflict: N, rate_limit_polls: N, rate_limit_sends: N, retry_after: S,
-            hang_polls: N, hold_sends: N, fail_sends: N, reject_parse: N, down: bool}
+            hang_polls: N, hold_sends: N, hold_skip: N, fail_sends: N, reject_parse: N,
+            down: bool}
            -> the fault counters now; each N is "the next N requests of that kind"
+           (hold_skip: that many sends pass before hold_sends applies)
   release  -> lets every held send and hung poll go on (and clears hold/hang counts)
   reset_ids {next: N} -> the next update gets id N (Telegram's numbering after a
               long idle); offsets above every id issued since do not confirm them
@@ -66,7 +68,7 @@ class State:
         self.release_gen = 0
         self.faults = {
             "conflict": 0, "rate_limit_polls": 0, "rate_limit_sends": 0, "retry_after": 1,
-            "hang_polls": 0, "hold_sends": 0, "fail_sends": 0, "reject_parse": 0, "down": False,
+            "hang_polls": 0, "hold_sends": 0, "hold_skip": 0, "fail_sends": 0, "reject_parse": 0, "down": False,
         }
         self.stats = {
             "get_updates": 0, "polls_in_flight": 0, "held_sends": 0, "held_polls": 0,
@@ -299,7 +301,11 @@ class Handler(BaseHTTPRequestHandler):
                 st.stats["send_errors"] += 1
                 return self.error(400, "Bad Request: can't parse entities: "
                                        "Can't find end of the entity starting at byte offset 0")
-            hold = st.take_fault("hold_sends")
+            hold = False
+            if st.faults["hold_skip"] > 0:
+                st.faults["hold_skip"] -= 1  # this one passes; a later one is held
+            else:
+                hold = st.take_fault("hold_sends")
             if hold:
                 st.stats["held_sends"] += 1
             gen = st.release_gen

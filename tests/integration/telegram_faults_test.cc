@@ -97,6 +97,32 @@ TEST(TelegramFaultsTest, KilledDuringTheSendSendsItOnceAfterRestart) {
   EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:hello c"}));
 }
 
+TEST(TelegramFaultsTest, KilledBetweenThePiecesOfALongReplySendsOnlyTheRestAfterRestart) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  const std::string config = TelegramConfig(home, tg);
+  {
+    SupervisorProcess sup(home, TelegramEnv());
+    ASSERT_TRUE(sup.Start(config)) << sup.Log();
+    tg.Control("faults", {{"hold_skip", 1}, {"hold_sends", 1}});  // piece 1 out, piece 2 held
+    tg.Inject(42, "long reply");
+    ASSERT_TRUE(WaitFor([&] { return tg.Stats()["held_sends"].get<int>() == 1; })) << sup.Log();
+    Kill(sup);
+  }
+  ASSERT_TRUE(WaitFor([&] { return tg.Stats()["sends_aborted"].get<int>() == 1; }));
+  ASSERT_EQ(tg.SentTo(42).size(), 1u);
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  std::vector<std::string> got = tg.SentTo(42);
+  ASSERT_EQ(got.size(), 3u);  // piece 1 once, then 2 and 3: nothing twice
+  EXPECT_EQ(got[0].rfind("para 000 ", 0), 0u);
+  EXPECT_EQ(got[1].rfind("para 040 ", 0), 0u);
+  EXPECT_EQ(got[2].rfind("para 080 ", 0), 0u);
+  EXPECT_EQ(got[2].substr(got[2].size() - 10), "xxxxxxxxxx");
+}
+
 TEST(TelegramFaultsTest, ApiUnreachableForAWhileThenBackLosesNothing) {
   TempHome home;
   TelegramDouble tg;

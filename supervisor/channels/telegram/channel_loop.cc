@@ -212,7 +212,6 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
   batch_open_ = true;
   batch_next_offset_ = plan.reset ? 0 : st.offset;
   for (int64_t id : ids) batch_next_offset_ = std::max(batch_next_offset_, id + 1);
-  bool refused_changed = false;
   for (size_t i : plan.process) {
     auto u = ParseUpdate(batch[i], bot_, policy_);
     if (!u.ok()) {
@@ -228,8 +227,7 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
             .Kv("chat", u->chat_id).Kv("update", u->update_id);
         std::lock_guard<std::mutex> l(health_->mu);
         ++health_->refused;
-        if (st.refused.insert(u->from_id).second) {
-          refused_changed = true;
+        if (st.refused.insert(u->from_id).second) {  // stored with the offset below
           QueueText(0, u->chat_id, u->message_id, u->thread_id, RefusalText(u->from_id));
         }
         break;
@@ -243,7 +241,6 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
       }
     }
   }
-  (void)refused_changed;  // saved with the offset below
   MaybeCommitBatch();
 }
 
