@@ -207,5 +207,32 @@ TEST(TelegramConversationTest, AFormattingRejectionIsRetriedAsPlainText) {
   EXPECT_EQ(tg.Sent()[1]["parse_mode"], "HTML");
 }
 
+TEST(TelegramConversationTest, InAGroupOnlyMentionsAreAnsweredAndATopicHasItsOwnSession) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg, "groups = true\n"))) << sup.Log();
+  const int64_t group = -1001234;
+  tg.Control("inject", {{"chat_id", group}, {"from_id", 42}, {"chat_type", "supergroup"},
+                        {"text", "people talking"}});
+  tg.Control("inject", {{"chat_id", group}, {"from_id", 42}, {"chat_type", "supergroup"},
+                        {"text", "@laneway_test_bot hi"}});
+  tg.Control("inject", {{"chat_id", group}, {"from_id", 43}, {"chat_type", "supergroup"},
+                        {"thread_id", 7}, {"text", "@laneway_test_bot in a topic"}});
+  ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
+  json sent = tg.Sent();
+  ASSERT_EQ(sent.size(), 2u) << sent.dump();
+  // Two sessions run side by side: either may answer first.
+  if (sent[0]["text"] != "reply:hi") std::swap(sent[0], sent[1]);
+  EXPECT_EQ(sent[0]["text"], "reply:hi");
+  EXPECT_TRUE(sent[0]["thread_id"].is_null());
+  EXPECT_EQ(sent[1]["text"], "reply:in a topic");
+  EXPECT_EQ(sent[1]["thread_id"], 7);
+  EXPECT_TRUE(WaitForWorker(home, "agent:main:telegram:-1001234", ""));
+  EXPECT_TRUE(WaitForWorker(home, "agent:main:telegram:-1001234:7", ""));
+  EXPECT_EQ(Counter(Status(home), "turns_accepted"), 2);
+}
+
 }  // namespace
 }  // namespace laneway::testing

@@ -202,14 +202,24 @@ TEST(TelegramFaultsTest, BatchBelowTheStoredOffsetResetsItInsteadOfDroppingMessa
     sup.Signal(SIGTERM);
     EXPECT_EQ(sup.WaitExit(), 0);
   }
-  // As if the stored offset came from long ago: Telegram's ids are far below it now.
-  home.Write("channels/telegram/bot-123456.json", "{\"offset\": 5000, \"refused\": [], \"sent\": {}}\n");
+  // As if the stored offset came from long ago, and Telegram started its numbering
+  // again: the next update reuses id 1, far below the stored offset.
+  home.Write("channels/telegram/bot-123456.json",
+             "{\"offset\": 5000, \"epoch\": 0, \"refused\": [], \"sent\": {}}\n");
+  tg.Control("reset_ids", {{"next", 1}});
   SupervisorProcess sup(home, TelegramEnv());
   ASSERT_TRUE(sup.Start()) << sup.Log();
-  tg.Inject(42, "second");
+  EXPECT_EQ(tg.Inject(42, "second"), 1);
   ASSERT_TRUE(LogHas(sup, "event=telegram_offset_reset")) << sup.Log();
+  // A new turn, not attached to the first message's turn (same update id).
   ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
   EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:first", "reply:second"}));
+  EXPECT_EQ(CountOf(sup.Log(), "event=telegram_turn_accepted"), 2);  // both runs' logs
+  EXPECT_EQ(CountOf(sup.Log(), "attached=yes"), 0);
+  // And the next message after the reset is an ordinary one.
+  tg.Inject(42, "third");
+  ASSERT_TRUE(WaitDelivered(sup, 3)) << sup.Log();
+  EXPECT_EQ(tg.SentTo(42).back(), "reply:third");
 }
 
 }  // namespace

@@ -210,6 +210,9 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
         .Kv("first_update", ids.front());
   }
   batch_open_ = true;
+  // Derived from the stored epoch, not counted in memory: a batch re-read after a
+  // crash gets the same keys again, and attaches.
+  batch_epoch_ = plan.reset ? st.epoch + 1 : st.epoch;
   batch_next_offset_ = plan.reset ? 0 : st.offset;
   for (int64_t id : ids) batch_next_offset_ = std::max(batch_next_offset_, id + 1);
   for (size_t i : plan.process) {
@@ -250,7 +253,7 @@ void ChannelLoop::SubmitUpdate(const InboundUpdate& u) {
   m.Set("session", u.session);
   m.Set("message", u.text);
   m.Set("wait", false);
-  m.Set("idempotency_key", "tg:" + std::to_string(bot_.id) + ":" + std::to_string(u.update_id));
+  m.Set("idempotency_key", IdempotencyKey(bot_.id, u.update_id, batch_epoch_));
   Value origin = Value::MakeMap();
   origin.Set("kind", "channel");
   origin.Set("channel", "telegram");
@@ -267,6 +270,7 @@ void ChannelLoop::MaybeCommitBatch() {
   if (!batch_open_ || !submits_.empty()) return;
   batch_open_ = false;
   store_->mutable_state().offset = batch_next_offset_;
+  store_->mutable_state().epoch = batch_epoch_;
   SaveState();
   {
     std::lock_guard<std::mutex> l(health_->mu);
@@ -284,9 +288,12 @@ void ChannelLoop::HandleCore(const Value& m) {
     if (it == submits_.end()) return;  // a resent submit answered twice
     const int64_t turn = m.GetIntOr("turn_id", 0).value();
     const InboundUpdate& u = it->second.update;
+    const bool attached = m.GetBoolOr("attached", false).value();
     LogLine(LogLevel::kInfo, "telegram_turn_accepted").Kv("turn", turn).Kv("update", u.update_id)
-        .Kv("session", u.session);
-    if (turn > 0 && !typing_.count(turn)) {
+        .Kv("session", u.session).Kv("attached", attached ? "yes" : "no");
+    // A re-submit after a restart attaches to a turn that may have ended (and been
+    // delivered) long ago: no "typing" for it, as no outcome may follow to stop it.
+    if (turn > 0 && !attached && !typing_.count(turn)) {
       Time now = clock_.Now();
       typing_[turn] = Typing{u.chat_id, u.thread_id, now, now + typing_limit_};
     }

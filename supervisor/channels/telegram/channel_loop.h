@@ -111,6 +111,7 @@ class ChannelLoop {
   std::map<int64_t, PendingSubmit> submits_;  // by request id
   bool batch_open_ = false;
   int64_t batch_next_offset_ = 0;
+  int64_t batch_epoch_ = 0;
   std::deque<Delivery> deliveries_;
   std::map<int64_t, Typing> typing_;  // by turn id
   std::chrono::milliseconds typing_limit_;

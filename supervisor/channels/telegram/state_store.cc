@@ -1,4 +1,4 @@
-// File format: one JSON object {"bot_id", "offset", "refused": [...], "sent":
+// File format: one JSON object {"offset", "epoch", "refused": [...], "sent":
 // {"<turn_id>": n}}. JSON rather than binary because an operator may need to read
 // it (or delete it to start over) and it is tiny.
 #include "supervisor/channels/telegram/state_store.h"
@@ -72,6 +72,9 @@ common::Result<StateStore> StateStore::Open(const std::string& dir, int64_t bot_
   auto offset = j.find("offset");
   if (offset == j.end() || !offset->is_number_integer()) return Status::InvalidArgument(bad);
   store.state_.offset = offset->get<int64_t>();
+  if (auto e = j.find("epoch"); e != j.end() && e->is_number_integer()) {
+    store.state_.epoch = e->get<int64_t>();
+  }
   if (auto r = j.find("refused"); r != j.end() && r->is_array()) {
     for (const json& id : *r) {
       if (id.is_number_integer()) store.state_.refused.insert(id.get<int64_t>());
@@ -92,6 +95,7 @@ common::Result<StateStore> StateStore::Open(const std::string& dir, int64_t bot_
 Status StateStore::Save() {
   json j = json::object();
   j["offset"] = state_.offset;
+  j["epoch"] = state_.epoch;
   j["refused"] = json::array();
   for (int64_t id : state_.refused) j["refused"].push_back(id);
   j["sent"] = json::object();
@@ -126,6 +130,12 @@ BatchPlan PlanBatch(int64_t stored_offset, const std::vector<int64_t>& ids) {
     if (plan.reset || ids[i] >= stored_offset) plan.process.push_back(i);
   }
   return plan;
+}
+
+std::string IdempotencyKey(int64_t bot_id, int64_t update_id, int64_t epoch) {
+  std::string key = "tg:" + std::to_string(bot_id) + ":" + std::to_string(update_id);
+  if (epoch > 0) key += ":r" + std::to_string(epoch);
+  return key;
 }
 
 }  // namespace laneway::supervisor::telegram

@@ -4,6 +4,7 @@
 //
 //   offset       the next update_id to ask getUpdates for; moved past an update only
 //                after the core journaled its turn (`accepted`), or decided to drop it
+//   epoch        how many offset resets happened (update ids may repeat across one)
 //   refused      user ids already told they are not in allow_from (told once)
 //   sent         turn_id -> pieces of its reply already sent (a delivery cut by a
 //                crash resumes after the last piece Telegram confirmed)
@@ -27,6 +28,9 @@ namespace laneway::supervisor::telegram {
 
 struct BotState {
   int64_t offset = 0;  // 0: none stored yet
+  // Bumped by each offset reset (PlanBatch): Telegram may reuse update ids after
+  // one, so the idempotency keys of later updates carry it (see IdempotencyKey).
+  int64_t epoch = 0;
   std::set<int64_t> refused;
   std::map<int64_t, int64_t> sent;  // turn_id -> pieces sent
 };
@@ -61,6 +65,12 @@ struct BatchPlan {
   std::vector<size_t> process;  // indexes into the batch, in order
 };
 BatchPlan PlanBatch(int64_t stored_offset, const std::vector<int64_t>& update_ids);
+
+// The submit's idempotency key for an update: "tg:<bot_id>:<update_id>", and
+// "tg:<bot_id>:<update_id>:r<epoch>" after an offset reset, so that an update id
+// Telegram reuses after a reset is a new turn, while a re-read of the same batch
+// (a crash before its offset was stored) gets the same keys and attaches.
+std::string IdempotencyKey(int64_t bot_id, int64_t update_id, int64_t epoch);
 
 }  // namespace laneway::supervisor::telegram
 

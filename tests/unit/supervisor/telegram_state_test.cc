@@ -27,6 +27,7 @@ TEST(TelegramStateTest, SaveThenOpenRoundTripsKeyedByBotId) {
     auto s = StateStore::Open(dir.path(), 777);
     ASSERT_TRUE(s.ok());
     s->mutable_state().offset = 1234;
+    s->mutable_state().epoch = 2;
     s->mutable_state().refused = {5, 6};
     s->mutable_state().sent[17] = 2;
     ASSERT_TRUE(s->Save().ok());
@@ -34,6 +35,7 @@ TEST(TelegramStateTest, SaveThenOpenRoundTripsKeyedByBotId) {
   auto again = StateStore::Open(dir.path(), 777);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->state().offset, 1234);
+  EXPECT_EQ(again->state().epoch, 2);
   EXPECT_EQ(again->state().refused, (std::set<int64_t>{5, 6}));
   EXPECT_EQ(again->state().sent.at(17), 2);
   auto other_bot = StateStore::Open(dir.path(), 888);
@@ -67,6 +69,12 @@ TEST(TelegramStateTest, BatchEntirelyBelowTheOffsetResetsIt) {
   EXPECT_EQ(p.process, (std::vector<size_t>{0, 1, 2}));
   EXPECT_FALSE(PlanBatch(0, {1, 2}).reset);  // nothing stored: nothing to reset
   EXPECT_FALSE(PlanBatch(10, {}).reset);
+}
+
+TEST(TelegramStateTest, IdempotencyKeyNamesBotAndUpdateAndTheResetEpoch) {
+  EXPECT_EQ(IdempotencyKey(777, 42, 0), "tg:777:42");
+  EXPECT_EQ(IdempotencyKey(777, 42, 1), "tg:777:42:r1");
+  EXPECT_NE(IdempotencyKey(777, 42, 1), IdempotencyKey(777, 42, 2));
 }
 
 TEST(TelegramStateTest, BackoffDoublesWithJitterUpToTheCap) {
