@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "common/protocol.h"
 #include "supervisor/channels/telegram/delivery_text.h"
-#include "supervisor/channels/telegram/message_split.h"
 
 namespace laneway::supervisor::telegram {
 
@@ -86,6 +85,24 @@ void ChannelLoop::Run() {
       return;
     }
     store_.emplace(std::move(*store));
+    DeliveryQueue::Options dq;
+    dq.parse_mode = cfg_.parse_mode;
+    dq.backoff = cfg_.retry_backoff;
+    dq.backoff_max = cfg_.retry_backoff_max;
+    dq.confirm_timeout = kCoreAnswerTimeout;
+    deliveries_ = std::make_unique<DeliveryQueue>(
+        dq, &store_->mutable_state(), [this] { SaveState(); },
+        [this](const SendRequest& r) {
+          return api_.SendMessage(r.chat_id, r.text, r.reply_to, r.thread_id, r.parse_mode,
+                                  kApiTimeout);
+        },
+        [this](int64_t turn) {
+          Value m = common::NewMessage(common::msg::kDelivered);
+          m.Set("turn_id", turn);
+          int64_t id = 0;
+          return SendCore(std::move(m), &id) ? id : int64_t{0};
+        },
+        stop_);
     {
       std::lock_guard<std::mutex> l(health_->mu);
       health_->offset = store_->state().offset;
@@ -115,7 +132,7 @@ void ChannelLoop::Run() {
       if (!subscribed_ && subscribe_req_ == 0 && now >= subscribe_retry_at_) Subscribe();
       ResendStaleSubmits(now);
       ServeTyping(now);
-      ServeDeliveries(now);
+      deliveries_->Serve(now);
       PublishHealth();
     }
   } catch (const std::exception& e) {
@@ -334,22 +351,14 @@ void ChannelLoop::HandleCore(const Value& m) {
       {
         std::lock_guard<std::mutex> l(health_->mu);
         health_->connected = true;
+        health_->error.clear();
       }
       StartPoller();
       return;
     }
-    for (auto it = deliveries_.begin(); it != deliveries_.end(); ++it) {
-      if (it->confirm_req != id || id == 0) continue;
-      store_->mutable_state().sent.erase(it->turn_id);
-      SaveState();
-      LogLine(LogLevel::kInfo, "telegram_delivered").Kv("turn", it->turn_id)
-          .Kv("pieces", static_cast<int64_t>(it->pieces.size()));
-      {
-        std::lock_guard<std::mutex> l(health_->mu);
-        ++health_->delivered;
-      }
-      deliveries_.erase(it);
-      return;
+    if (deliveries_->OnConfirmed(id) != 0) {
+      std::lock_guard<std::mutex> l(health_->mu);
+      ++health_->delivered;
     }
   } else if (type == common::msg::kError) {
     const std::string error = m.GetStringOr("error", "").value();
@@ -371,12 +380,7 @@ void ChannelLoop::HandleCore(const Value& m) {
       MaybeCommitBatch();
       return;
     }
-    for (Delivery& d : deliveries_) {
-      if (d.confirm_req == id && id != 0) {
-        d.confirm_req = 0;  // ServeDeliveries confirms again, a little later
-        d.next_at = clock_.Now() + kSubscribeRetry;
-      }
-    }
+    deliveries_->OnConfirmFailed(id, clock_.Now());
   }
 }
 
@@ -384,9 +388,7 @@ void ChannelLoop::OnDelivery(const Value& m) {
   const int64_t turn = m.GetIntOr("turn_id", 0).value();
   if (turn <= 0) return;
   typing_.erase(turn);
-  for (const Delivery& d : deliveries_) {
-    if (d.turn_id == turn) return;  // re-sent by the core while we still work on it
-  }
+  if (deliveries_->Has(turn)) return;  // re-offered by the core while we still work on it
   const Value* origin = m.Find("origin");
   const std::string chat = origin ? Str(origin->Find("chat_id")) : "";
   const std::string status = m.GetStringOr("status", "failed").value();
@@ -404,114 +406,7 @@ void ChannelLoop::OnDelivery(const Value& m) {
 void ChannelLoop::QueueText(int64_t turn_id, const std::string& chat_id,
                             const std::string& reply_to, const std::string& thread_id,
                             const std::string& text) {
-  Delivery d;
-  d.turn_id = turn_id;
-  d.chat_id = chat_id;
-  d.reply_to = reply_to;
-  d.thread_id = thread_id;
-  if (!chat_id.empty()) d.pieces = SplitMessage(text);
-  d.backoff = std::make_unique<Backoff>(cfg_.retry_backoff, cfg_.retry_backoff_max,
-                                        static_cast<uint32_t>(turn_id * 7919 + clock_.UnixMillis()));
-  deliveries_.push_back(std::move(d));
-}
-
-void ChannelLoop::ServeDeliveries(Time now) {
-  // One chat's messages go out in order: a delivery waiting for a retry holds back
-  // the later ones of its chat, not those of other chats.
-  std::set<std::string> blocked;
-  for (auto it = deliveries_.begin(); it != deliveries_.end();) {
-    Delivery& d = *it;
-    if (blocked.count(d.chat_id)) {
-      ++it;
-      continue;
-    }
-    if (d.confirm_req != 0) {
-      // Every piece is out; only the core's answer to `delivered` is missing.
-      if (now - d.confirm_sent_at > kCoreAnswerTimeout) Confirm(d, now);
-      ++it;
-      continue;
-    }
-    if (now < d.next_at || !SendPieces(d, now)) {
-      blocked.insert(d.chat_id);
-      ++it;
-      continue;
-    }
-    if (d.turn_id == 0) {
-      it = deliveries_.erase(it);
-      continue;
-    }
-    Confirm(d, now);
-    ++it;
-  }
-}
-
-bool ChannelLoop::SendPieces(Delivery& d, Time now) {
-  BotState& st = store_->mutable_state();
-  size_t done = 0;
-  if (d.turn_id > 0) {
-    auto it = st.sent.find(d.turn_id);
-    if (it != st.sent.end()) done = static_cast<size_t>(std::max<int64_t>(0, it->second));
-  }
-  while (done < d.pieces.size()) {
-    if (stop_->load()) return false;
-    const std::string parse_mode = d.plain ? "" : cfg_.parse_mode;
-    ApiReply r = api_.SendMessage(d.chat_id, d.pieces[done], done == 0 ? d.reply_to : "",
-                                  d.thread_id, parse_mode, kApiTimeout);
-    if (r.ok()) {
-      ++done;
-      d.backoff->Reset();
-      {
-        std::lock_guard<std::mutex> l(health_->mu);
-        ++health_->messages_sent;
-      }
-      if (d.turn_id > 0) {
-        // Stored before the next piece: after a crash, the pieces Telegram confirmed
-        // are not sent again.
-        st.sent[d.turn_id] = static_cast<int64_t>(done);
-        SaveState();
-      }
-      continue;
-    }
-    if (r.kind == ApiReply::Kind::kCancelled) return false;
-    {
-      std::lock_guard<std::mutex> l(health_->mu);
-      ++health_->send_errors;
-    }
-    if (r.kind == ApiReply::Kind::kApiError && r.error_code == 400 && !parse_mode.empty()) {
-      LogLine(LogLevel::kWarn, "telegram_format_rejected").Kv("turn", d.turn_id)
-          .Kv("error", r.description);
-      d.plain = true;  // the same piece again, as plain text
-      continue;
-    }
-    if (r.kind == ApiReply::Kind::kApiError && r.error_code == 429) {
-      d.next_at = now + std::chrono::seconds(std::max<int64_t>(1, r.retry_after_s));
-      LogLine(LogLevel::kWarn, "telegram_rate_limited").Kv("method", "sendMessage")
-          .Kv("retry_after_s", r.retry_after_s);
-      return false;
-    }
-    if (r.kind == ApiReply::Kind::kApiError && r.error_code >= 400 && r.error_code < 500) {
-      // The chat is gone, the bot was blocked, the message is invalid: retrying
-      // cannot help. Give up on this delivery (logged) so the chat is not stuck.
-      LogLine(LogLevel::kError, "telegram_delivery_abandoned").Kv("turn", d.turn_id)
-          .Kv("chat", d.chat_id).Kv("code", r.error_code).Kv("error", r.description);
-      return true;
-    }
-    milliseconds wait = d.backoff->Next();
-    d.next_at = now + wait;
-    LogLine(LogLevel::kWarn, "telegram_send_failed").Kv("turn", d.turn_id).Kv("chat", d.chat_id)
-        .Kv("error", r.description).Kv("retry_ms", wait.count());
-    return false;
-  }
-  return true;
-}
-
-void ChannelLoop::Confirm(Delivery& d, Time now) {
-  Value m = common::NewMessage(common::msg::kDelivered);
-  m.Set("turn_id", d.turn_id);
-  int64_t id = 0;
-  SendCore(std::move(m), &id);
-  d.confirm_req = id;
-  d.confirm_sent_at = now;
+  deliveries_->Add(turn_id, chat_id, reply_to, thread_id, text, clock_.Now());
 }
 
 void ChannelLoop::ServeTyping(Time now) {
@@ -569,16 +464,15 @@ void ChannelLoop::SaveState() {
 
 void ChannelLoop::PublishHealth() {
   std::lock_guard<std::mutex> l(health_->mu);
-  health_->pending_deliveries = static_cast<int64_t>(deliveries_.size());
+  health_->pending_deliveries = static_cast<int64_t>(deliveries_->size());
+  health_->messages_sent = deliveries_->messages_sent();
+  health_->send_errors = deliveries_->send_errors();
   health_->pending_turns = static_cast<int64_t>(typing_.size());
 }
 
 ChannelLoop::Time ChannelLoop::NextWake(Time now) const {
-  Time next = now + kMaxWait;
+  Time next = deliveries_ ? deliveries_->NextDue(now, kMaxWait) : now + kMaxWait;
   for (const auto& [turn, t] : typing_) next = std::min(next, t.next_at);
-  for (const Delivery& d : deliveries_) {
-    if (d.confirm_req == 0) next = std::min(next, d.next_at);
-  }
   return next;
 }
 

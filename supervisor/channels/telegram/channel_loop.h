@@ -21,6 +21,7 @@
 #include "supervisor/channels/channel.h"
 #include "supervisor/channels/telegram/backoff.h"
 #include "supervisor/channels/telegram/bot_api.h"
+#include "supervisor/channels/telegram/delivery_queue.h"
 #include "supervisor/channels/telegram/poller.h"
 #include "supervisor/channels/telegram/state_store.h"
 #include "supervisor/channels/telegram/telegram_channel.h"
@@ -48,18 +49,6 @@ class ChannelLoop {
     InboundUpdate update;
     Time sent_at;
   };
-  // Something to send to a chat: a turn's outcome (turn_id > 0, confirmed with
-  // `delivered` and resumable after a crash) or a refusal / rejection (turn_id 0).
-  struct Delivery {
-    int64_t turn_id = 0;
-    std::string chat_id, reply_to, thread_id;
-    std::vector<std::string> pieces;
-    bool plain = false;  // a formatting rejection falls back to plain text
-    Time next_at{};
-    std::unique_ptr<Backoff> backoff;
-    int64_t confirm_req = 0;  // `delivered` in flight
-    Time confirm_sent_at{};
-  };
   struct Typing {
     std::string chat_id, thread_id;
     Time next_at;
@@ -76,10 +65,6 @@ class ChannelLoop {
   void OnDelivery(const common::Value& m);
   void QueueText(int64_t turn_id, const std::string& chat_id, const std::string& reply_to,
                  const std::string& thread_id, const std::string& text);
-  void ServeDeliveries(Time now);
-  // Sends what is left of `d`; true when every piece is out (or it was abandoned).
-  bool SendPieces(Delivery& d, Time now);
-  void Confirm(Delivery& d, Time now);
   void ServeTyping(Time now);
   void ResendStaleSubmits(Time now);
   bool SendCore(common::Value m, int64_t* id_out = nullptr);
@@ -112,7 +97,7 @@ class ChannelLoop {
   bool batch_open_ = false;
   int64_t batch_next_offset_ = 0;
   int64_t batch_epoch_ = 0;
-  std::deque<Delivery> deliveries_;
+  std::unique_ptr<DeliveryQueue> deliveries_;  // once the state store is open
   std::map<int64_t, Typing> typing_;  // by turn id
   std::chrono::milliseconds typing_limit_;
 };
