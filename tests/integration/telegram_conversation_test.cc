@@ -234,5 +234,18 @@ TEST(TelegramConversationTest, InAGroupOnlyMentionsAreAnsweredAndATopicHasItsOwn
   EXPECT_EQ(Counter(Status(home), "turns_accepted"), 2);
 }
 
+TEST(TelegramConversationTest, StartFailsNamingTheKeyWhenTheTokenIsMissing) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  home.Write("laneway.toml", TelegramConfig(home, tg, "bot_token_env = \"NO_SUCH_TOKEN_VAR\"\n"));
+  SupervisorProcess sup(home, TelegramEnv());
+  EXPECT_NE(sup.RunToExit(), 0);
+  EXPECT_NE(sup.Log().find("channels.telegram.bot_token_env"), std::string::npos) << sup.Log();
+  EXPECT_NE(sup.Log().find("NO_SUCH_TOKEN_VAR"), std::string::npos) << sup.Log();
+  EXPECT_EQ(sup.Log().find(TelegramDouble::kToken), std::string::npos);  // never logged
+  EXPECT_EQ(tg.Stats()["get_me"].get<int>(), 0);
+}
+
 }  // namespace
 }  // namespace laneway::testing
