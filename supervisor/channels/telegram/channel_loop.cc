@@ -129,7 +129,8 @@ void ChannelLoop::Run() {
       zmq::message_t batch;
       if (pair_->recv(batch, zmq::recv_flags::dontwait)) HandleBatch(batch.to_string());
       now = clock_.Now();
-      if (!subscribed_ && subscribe_req_ == 0 && now >= subscribe_retry_at_) Subscribe();
+      // Subscribe() sets subscribe_retry_at_: an unanswered subscription is sent again.
+      if (!subscribed_ && now >= subscribe_retry_at_) Subscribe();
       ResendStaleSubmits(now);
       ServeTyping(now);
       deliveries_->Serve(now);
@@ -193,7 +194,7 @@ void ChannelLoop::Subscribe() {
   m.Set("channel", "telegram");
   int64_t id = 0;
   if (SendCore(std::move(m), &id)) subscribe_req_ = id;
-  subscribe_retry_at_ = clock_.Now() + kSubscribeRetry;
+  subscribe_retry_at_ = clock_.Now() + kCoreAnswerTimeout;
 }
 
 void ChannelLoop::StartPoller() {
