@@ -25,7 +25,6 @@ using common::Value;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kApiTimeout{30'000};          // getMe, sendMessage, sendChatAction
-constexpr milliseconds kTypingTimeout{5'000};
 constexpr milliseconds kCoreAnswerTimeout{10'000};   // resend a submit / delivered after this
 constexpr milliseconds kSubscribeRetry{1'000};
 constexpr milliseconds kMaxWait{100};                // how often `stop` is looked at
@@ -103,6 +102,7 @@ void ChannelLoop::Run() {
           return SendCore(std::move(m), &id) ? id : int64_t{0};
         },
         stop_);
+    typing_ = std::make_unique<TypingPinger>(cfg_.api_base, token_, cfg_.typing_interval, stop_);
     {
       std::lock_guard<std::mutex> l(health_->mu);
       health_->offset = store_->state().offset;
@@ -132,7 +132,6 @@ void ChannelLoop::Run() {
       // Subscribe() sets subscribe_retry_at_: an unanswered subscription is sent again.
       if (!subscribed_ && now >= subscribe_retry_at_) Subscribe();
       ResendStaleSubmits(now);
-      ServeTyping(now);
       deliveries_->Serve(now);
       PublishHealth();
     }
@@ -311,9 +310,8 @@ void ChannelLoop::HandleCore(const Value& m) {
         .Kv("session", u.session).Kv("attached", attached ? "yes" : "no");
     // A re-submit after a restart attaches to a turn that may have ended (and been
     // delivered) long ago: no "typing" for it, as no outcome may follow to stop it.
-    if (turn > 0 && !attached && !typing_.count(turn)) {
-      Time now = clock_.Now();
-      typing_[turn] = Typing{u.chat_id, u.thread_id, now, now + typing_limit_};
+    if (turn > 0 && !attached) {
+      typing_->Begin(turn, u.chat_id, u.thread_id, clock_.Now() + typing_limit_);
     }
     {
       std::lock_guard<std::mutex> l(health_->mu);
@@ -388,7 +386,7 @@ void ChannelLoop::HandleCore(const Value& m) {
 void ChannelLoop::OnDelivery(const Value& m) {
   const int64_t turn = m.GetIntOr("turn_id", 0).value();
   if (turn <= 0) return;
-  typing_.erase(turn);
+  typing_->End(turn);
   if (deliveries_->Has(turn)) return;  // re-offered by the core while we still work on it
   const Value* origin = m.Find("origin");
   const std::string chat = origin ? Str(origin->Find("chat_id")) : "";
@@ -408,23 +406,6 @@ void ChannelLoop::QueueText(int64_t turn_id, const std::string& chat_id,
                             const std::string& reply_to, const std::string& thread_id,
                             const std::string& text) {
   deliveries_->Add(turn_id, chat_id, reply_to, thread_id, text, clock_.Now());
-}
-
-void ChannelLoop::ServeTyping(Time now) {
-  for (auto it = typing_.begin(); it != typing_.end();) {
-    if (now >= it->second.until) {
-      it = typing_.erase(it);
-      continue;
-    }
-    if (now >= it->second.next_at) {
-      it->second.next_at = now + cfg_.typing_interval;
-      ApiReply r = api_.SendChatAction(it->second.chat_id, it->second.thread_id, kTypingTimeout);
-      if (!r.ok() && r.kind != ApiReply::Kind::kCancelled) {
-        LogLine(LogLevel::kDebug, "telegram_typing_failed").Kv("error", r.description);
-      }
-    }
-    ++it;
-  }
 }
 
 void ChannelLoop::ResendStaleSubmits(Time now) {
@@ -468,13 +449,11 @@ void ChannelLoop::PublishHealth() {
   health_->pending_deliveries = static_cast<int64_t>(deliveries_->size());
   health_->messages_sent = deliveries_->messages_sent();
   health_->send_errors = deliveries_->send_errors();
-  health_->pending_turns = static_cast<int64_t>(typing_.size());
+  health_->pending_turns = static_cast<int64_t>(typing_->size());
 }
 
 ChannelLoop::Time ChannelLoop::NextWake(Time now) const {
-  Time next = deliveries_ ? deliveries_->NextDue(now, kMaxWait) : now + kMaxWait;
-  for (const auto& [turn, t] : typing_) next = std::min(next, t.next_at);
-  return next;
+  return deliveries_ ? deliveries_->NextDue(now, kMaxWait) : now + kMaxWait;
 }
 
 }  // namespace laneway::supervisor::telegram

@@ -25,6 +25,7 @@
 #include "supervisor/channels/telegram/poller.h"
 #include "supervisor/channels/telegram/state_store.h"
 #include "supervisor/channels/telegram/telegram_channel.h"
+#include "supervisor/channels/telegram/typing.h"
 #include "supervisor/channels/telegram/update_parse.h"
 
 namespace zmq {
@@ -49,12 +50,6 @@ class ChannelLoop {
     InboundUpdate update;
     Time sent_at;
   };
-  struct Typing {
-    std::string chat_id, thread_id;
-    Time next_at;
-    Time until;
-  };
-
   bool ConnectBot();  // getMe with back-off; false once stopping
   void Subscribe();
   void StartPoller();
@@ -65,7 +60,6 @@ class ChannelLoop {
   void OnDelivery(const common::Value& m);
   void QueueText(int64_t turn_id, const std::string& chat_id, const std::string& reply_to,
                  const std::string& thread_id, const std::string& text);
-  void ServeTyping(Time now);
   void ResendStaleSubmits(Time now);
   bool SendCore(common::Value m, int64_t* id_out = nullptr);
   void SaveState();
@@ -98,7 +92,7 @@ class ChannelLoop {
   int64_t batch_next_offset_ = 0;
   int64_t batch_epoch_ = 0;
   std::unique_ptr<DeliveryQueue> deliveries_;  // once the state store is open
-  std::map<int64_t, Typing> typing_;  // by turn id
+  std::unique_ptr<TypingPinger> typing_;  // once connected
   std::chrono::milliseconds typing_limit_;
 };
 

@@ -1,8 +1,8 @@
 // TelegramChannel: [channels.telegram], a Bot API long-polling front door.
 //
 // Threads: the channel thread (owns the DEALER "ch:telegram" to the core, the state
-// store, deliveries and "typing"; every Bot API send happens here) and the poller
-// (poller.h; getUpdates only). The core thread only calls Start/Stop/State/Ready.
+// store and deliveries; every sendMessage happens here), the poller (poller.h;
+// getUpdates only) and the typing pinger (typing.h; sendChatAction only). The core thread only calls Start/Stop/State/Ready.
 //
 // The flow, and why it loses nothing and answers nothing twice (docs/telegram.md):
 //  1. getMe gives the bot id; the state store for that id gives the offset.
