@@ -82,7 +82,14 @@ Status TelegramChannel::Start() {
     loop.Run();
   });
   common::LogLine(common::LogLevel::kInfo, "telegram_channel_started")
-      .Kv("agent", cfg.agent).Kv("groups", cfg.groups ? "on" : "off");
+      .Kv("agent", cfg.agent).Kv("groups", cfg.groups ? "on" : "off")
+      .Kv("allow_from", cfg.allow_everyone ? "everyone"
+                                           : std::to_string(cfg.allow_from.size()) + " users");
+  if (cfg.allow_everyone) {
+    // Not an error (a public bot is a valid choice), but never a silent one.
+    common::LogLine(common::LogLevel::kWarn, "telegram_open_to_everyone")
+        .Kv("hint", "set channels.telegram.allow_from to the user ids that may talk to the agent");
+  }
   return Status::Ok();
 }
 
