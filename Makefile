@@ -2,6 +2,8 @@
 BUILD ?= build
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
+# Warnings are errors in CI (CI=true), and wherever WERROR=ON is given.
+WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 LANEWAY_HOME ?= $(HOME)/.laneway
 
 .PHONY: deps build run test bench clean format
@@ -10,7 +12,7 @@ deps:
 	bash scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLANEWAY_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: build

@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/interprocess/exceptions.hpp>
-#include <boost/interprocess/sync/file_lock.hpp>
 #include <cerrno>
 #include <mutex>
 #include <set>
@@ -37,8 +35,11 @@ bool HeldHere(const std::string& path) {
 
 }  // namespace
 
+// The lock is an fcntl write lock on a descriptor opened here with O_CLOEXEC and
+// kept for the lock's life (Boost's file_lock opened its own descriptor without
+// O_CLOEXEC, so every worker inherited the supervisor's instance lock file).
 struct FileLock::Impl {
-  boost::interprocess::file_lock lock;
+  int fd = -1;
   std::pair<dev_t, ino_t> id{};
 };
 
@@ -46,36 +47,35 @@ FileLock::FileLock(std::string path, std::unique_ptr<Impl> impl)
     : path_(std::move(path)), impl_(std::move(impl)) {}
 
 FileLock::~FileLock() {
-  try {
-    impl_->lock.unlock();
-  } catch (...) {
-    // Process exit releases it anyway.
-  }
+  if (impl_->fd >= 0) ::close(impl_->fd);  // drops the fcntl lock
   std::lock_guard<std::mutex> l(g_held_mu);
   g_held.erase(impl_->id);
 }
 
 Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) {
   if (HeldHere(path)) return Status::Unavailable("lock " + path + " is held by this process");
-  // file_lock needs an existing file; create it close-on-exec so exec'd children
-  // (agent commands) do not hold a descriptor to it.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno("open lock file " + path, errno);
-  ::close(fd);
-  try {
-    auto impl = std::make_unique<Impl>();
-    impl->lock = boost::interprocess::file_lock(path.c_str());
-    if (!impl->lock.try_lock()) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;
+  if (::fcntl(fd, F_SETLK, &fl) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EACCES || err == EAGAIN) {
       return Status::Unavailable("lock " + path + " is held by another process");
     }
-    if (FileId(path, &impl->id)) {
-      std::lock_guard<std::mutex> l(g_held_mu);
-      g_held.insert(impl->id);
-    }
-    return std::unique_ptr<FileLock>(new FileLock(path, std::move(impl)));
-  } catch (const boost::interprocess::interprocess_exception& e) {
-    return Status::IoError("lock " + path + ": " + e.what());
+    return Status::FromErrno("lock " + path, err);
   }
+  auto impl = std::make_unique<Impl>();
+  impl->fd = fd;
+  if (FileId(path, &impl->id)) {
+    std::lock_guard<std::mutex> l(g_held_mu);
+    g_held.insert(impl->id);
+  }
+  return std::unique_ptr<FileLock>(new FileLock(path, std::move(impl)));
 }
 
 Result<pid_t> LockHolder(const std::string& path) {

@@ -432,6 +432,9 @@ Status Journal::Commit() { return WriteBatch(options_.sync); }
 Status Journal::Write() { return WriteBatch(false); }
 
 Status Journal::Sync() {
+  if (options_.sync_hook) {
+    if (Status st = options_.sync_hook(); !st.ok()) return st;
+  }
   if (options_.sync && fdatasync(fd_) != 0) return OsError("journal sync", errno);
   return Status::Ok();
 }

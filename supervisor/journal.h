@@ -6,10 +6,14 @@
 // corrupt record instead of trusting or discarding everything behind it.
 //
 // Group commit: the supervisor's core loop Append()s every record produced in one
-// loop iteration, then calls Commit() once, which writes the batch and fdatasyncs
-// it; only after Commit() returns ok does the supervisor acknowledge the senders.
+// loop iteration and Write()s the batch to the page cache; the journal's job thread
+// (TurnLedger) Sync()s, and only then are the batch's senders acknowledged. The job
+// thread also runs Compact() (a rewrite from memory), during which the loop only
+// Append()s.
 //
-// Thread-safety: none; owned and used by the core loop only.
+// Thread-safety: Append/pending by the owner; Write by the owner while no Sync or
+// Compact runs on the job thread... except that Sync may overlap Write (fdatasync of
+// an fd being appended to is safe). Compact must run alone.
 #ifndef LANEWAY_SUPERVISOR_JOURNAL_H_
 #define LANEWAY_SUPERVISOR_JOURNAL_H_
 
@@ -59,6 +63,9 @@ struct JournalRecovery {
 // file (Compact) with the byte count; a non-ok Status makes the write fail with that
 // Status (as ENOSPC would).
 using JournalWriteHook = std::function<common::Status(size_t bytes)>;
+// Hook for tests: called by Sync(); a non-ok Status makes the sync fail with it (as
+// an EIO from fdatasync would). Called on the journal's job thread.
+using JournalSyncHook = std::function<common::Status()>;
 
 class Journal {
  public:
@@ -66,6 +73,7 @@ class Journal {
     std::string dir;              // $LANEWAY_HOME/journal; created 0700 if missing
     bool sync = true;             // fdatasync on Commit (tests may turn off)
     JournalWriteHook write_hook;  // optional fault injection
+    JournalSyncHook sync_hook;    // optional fault injection
   };
 
   // Opens (creating if needed) dir/journal.log, reads every record, cuts a torn

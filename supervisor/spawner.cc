@@ -1,7 +1,9 @@
 #include "supervisor/spawner.h"
 
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/process.hpp>
@@ -25,6 +27,10 @@ struct ChildSetup : bp::extend::handler {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // Nothing of the supervisor's survives exec but stdio: whatever a library
+    // opened without O_CLOEXEC is closed at exec. (Marking, not closing: Boost's
+    // own error pipe must live until exec to report a failed exec.)
+    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   }
 };
 

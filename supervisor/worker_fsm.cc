@@ -148,6 +148,28 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
   return Stay(state);
 }
 
+std::string TurnEndText(WorkerEvent e, const Transition& t, const EndTextFacts& f) {
+  const std::string turn = std::to_string(f.lead_turn);
+  switch (e) {
+    case E::kRunTimeout:
+      return "turn " + turn + " of session " + f.session + " timed out after " +
+             std::to_string(f.run_timeout_ms) + "ms (run_timeout); its worker was killed";
+    case E::kSilent:
+      return "unresponsive: turn " + turn + " of session " + f.session +
+             " failed; its worker sent nothing for " + std::to_string(f.heartbeat_timeout_ms) +
+             "ms (heartbeat_timeout) and was killed";
+    case E::kExited:
+      return "worker of session " + f.session + " died during turn " + turn + " (" + f.detail +
+             ")";
+    case E::kOperatorKill:
+      return "cancelled: the worker of session " + f.session + " was killed by an operator";
+    case E::kCancel:
+      return f.detail.empty() ? "cancelled by an operator" : f.detail;
+    default:
+      return std::string(t.reason) + (f.detail.empty() ? "" : ": " + f.detail);
+  }
+}
+
 const char* WorkerStateName(WorkerState s) {
   switch (s) {
     case S::kStarting:

@@ -6,6 +6,7 @@
 #define LANEWAY_SUPERVISOR_WORKER_FSM_H_
 
 #include <cstdint>
+#include <string>
 
 #include "common/protocol.h"
 
@@ -65,6 +66,17 @@ struct Transition {
 
 // The table. Every (state, event) pair has a defined result.
 Transition NextTransition(WorkerState state, WorkerEvent event);
+
+// What the sender of a turn ended by a transition is told (with kEndTurn and an
+// event other than kDone, whose text comes from the worker).
+struct EndTextFacts {
+  uint64_t lead_turn = 0;
+  std::string session;
+  int64_t run_timeout_ms = 0;
+  int64_t heartbeat_timeout_ms = 0;
+  std::string detail;  // the exit status, a cancel's reason, a protocol error
+};
+std::string TurnEndText(WorkerEvent e, const Transition& t, const EndTextFacts& f);
 
 const char* WorkerStateName(WorkerState s);
 const char* WorkerEventName(WorkerEvent e);

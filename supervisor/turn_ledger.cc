@@ -1,0 +1,733 @@
+// Turns and the journal: acceptance (journaled before it is acknowledged), the one
+// way a turn ends, recovery after a restart, the outbox, and the journal's job
+// thread (sync, rewrite after a failed sync, compaction), so that the loop never
+// waits for the disk.
+#include "supervisor/turn_ledger.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "supervisor/control_service.h"
+#include "supervisor/core.h"
+#include "supervisor/origin.h"
+#include "supervisor/recovery.h"
+#include "supervisor/session_table.h"
+#include "supervisor/worker_pool.h"
+
+namespace laneway::supervisor {
+
+using common::LogLevel;
+using common::LogLine;
+using common::Status;
+using common::TurnStatus;
+using common::Value;
+
+namespace {
+
+// Finished turns kept in memory (and across compaction) for `laneway wait`: at most
+// this many, and at most this many bytes of reply or error text between them.
+constexpr size_t kKeepDoneTurns = 10000;
+constexpr uint64_t kKeepDoneBytes = 64ull << 20;
+constexpr uint64_t kCompactAboveBytes = 64ull << 20;  // journal size that triggers compaction
+
+}  // namespace
+
+struct TurnLedger::Job {
+  bool rewrite = false;  // else: sync everything written so far
+  uint64_t batch = 0;    // sync: up to this batch; rewrite: covers every batch up to it
+  std::vector<JournalRecord> records;
+};
+
+struct TurnLedger::JobDone {
+  bool rewrite = false;
+  uint64_t batch = 0;
+  Status status;
+};
+
+TurnLedger::TurnLedger(Core& core) : core_(core) {}
+
+TurnLedger::~TurnLedger() {
+  job_.reset();  // joins the job thread before the journal it uses goes
+  journal_.reset();
+}
+
+Status TurnLedger::Open(Journal::Options options) {
+  JournalRecovery rec;
+  auto j = Journal::Open(options, &rec);
+  if (!j.ok()) {
+    error_ = j.status().message();
+    return Status::IoError("cannot open the journal in " + options.dir + ": " + error_);
+  }
+  journal_ = std::move(j).value();
+  Recover(rec);
+  Journal* journal = journal_.get();
+  auto job = common::JobThread<Job, JobDone>::Start([journal](Job& job) {
+    if (!job.rewrite) return JobDone{false, job.batch, journal->Sync()};
+    return JobDone{true, job.batch, journal->Compact(job.records)};
+  });
+  if (!job.ok()) return job.status();
+  job_ = std::move(job).value();
+  return Status::Ok();
+}
+
+void TurnLedger::Recover(const JournalRecovery& rec) {
+  Counters& c = core_.counters();
+  c.journal_corrupt_records = rec.corrupt_records;
+  c.journal_truncated_bytes = rec.truncated_bytes;
+  if (rec.corrupt_records > 0 || rec.truncated_bytes > 0) {
+    LogLine(LogLevel::kWarn, "journal_repaired")
+        .Kv("corrupt_records", rec.corrupt_records)
+        .Kv("truncated_bytes", rec.truncated_bytes);
+  }
+  RecoveredState state = supervisor::Recover(rec.records);
+  next_turn_id_ = state.max_turn_id + 1;
+  uint64_t requeued = 0, ended = 0;
+  std::vector<std::string> touched;
+  for (const RecoveredTurn& rt : state.turns) {
+    Turn t;
+    t.id = rt.turn_id;
+    t.session = rt.session;
+    t.agent = rt.agent;
+    t.message = rt.message;
+    t.accepted_unix_ms = rt.accepted_unix_ms;
+    t.attempts = rt.attempts;
+    t.origin = Value::MakeMap();
+    if (!rt.origin.empty()) {
+      auto o = common::DecodeMsgpack(rt.origin.data(), rt.origin.size());
+      if (o.ok() && o->is_map()) t.origin = std::move(o).value();
+    }
+    if (t.origin.Find("kind") == nullptr) t.origin.Set("kind", "control");
+    t.idempotency_key = rt.idempotency_key;
+    t.delivered = rt.delivered;
+    if (!t.idempotency_key.empty()) by_key_[t.idempotency_key] = t.id;
+    if (rt.done) {
+      t.status = common::ParseTurnStatus(rt.status).value_or(TurnStatus::kFailed);
+      t.text = rt.text;
+      turns_.emplace(t.id, std::move(t));
+      RememberDone(rt.turn_id);
+      continue;
+    }
+    turns_.emplace(t.id, std::move(t));
+    ++unfinished_;
+    const common::AgentConfig* agent = core_.config().FindAgent(rt.agent);
+    ++ended;
+    if (agent == nullptr) {
+      End(rt.turn_id, TurnStatus::kRejected,
+          "agent '" + rt.agent + "' is no longer configured (found in the journal at start-up)");
+    } else if (rt.was_running && rt.attempts >= agent->max_attempts) {
+      End(rt.turn_id, TurnStatus::kFailed,
+          "poison: turn " + std::to_string(rt.turn_id) + " was running when its supervisor died " +
+              std::to_string(rt.attempts) + " times (max_attempts = " +
+              std::to_string(agent->max_attempts) + ")");
+    } else if (rt.was_running && !agent->retry_on_restart) {
+      End(rt.turn_id, TurnStatus::kInterrupted,
+          "interrupted: turn " + std::to_string(rt.turn_id) +
+              " was running when the supervisor stopped; agent '" + rt.agent +
+              "' does not re-run turns (retry_on_restart = false)");
+    } else {
+      --ended;
+      ++requeued;
+      core_.sessions().Requeue(rt.session, rt.agent, rt.turn_id);
+      touched.push_back(rt.session);
+    }
+  }
+  c.recovered_turns = requeued;
+  c.recovered_unfinished = requeued + ended;
+  // Start-up, before the loop runs: committing here is not the loop waiting.
+  if (journal_->pending() > 0) {
+    Status st = journal_->Commit();
+    if (!st.ok()) LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+  }
+  if (!state.turns.empty()) {
+    LogLine(LogLevel::kInfo, "journal_recovered_turns")
+        .Kv("turns", static_cast<uint64_t>(state.turns.size()))
+        .Kv("requeued", requeued)
+        .Kv("ended", ended)
+        .Kv("journal_bytes", journal_->size_bytes());
+  }
+  for (const std::string& key : touched) {
+    if (Session* s = core_.sessions().Find(key)) core_.sessions().Schedule(*s);
+  }
+}
+
+Turn* TurnLedger::Find(uint64_t id) {
+  auto it = turns_.find(id);
+  return it == turns_.end() ? nullptr : &it->second;
+}
+
+const Turn* TurnLedger::Find(uint64_t id) const {
+  auto it = turns_.find(id);
+  return it == turns_.end() ? nullptr : &it->second;
+}
+
+Turn* TurnLedger::FindByKey(const std::string& key) {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : Find(it->second);
+}
+
+uint64_t TurnLedger::Add(Turn t, const std::optional<Waiter>& ack, bool wait) {
+  const uint64_t id = next_turn_id_++;
+  t.id = id;
+  JournalRecord r;
+  r.type = JournalRecord::Type::kAccept;
+  r.turn_id = id;
+  r.session = t.session;
+  r.agent = t.agent;
+  r.message = t.message;
+  r.accepted_unix_ms = t.accepted_unix_ms;
+  r.origin = OriginIsDefault(t.origin) ? "" : common::EncodeMsgpack(t.origin);
+  r.idempotency_key = t.idempotency_key;
+  journal_->Append(r);
+  if (ack && (wait || ack->stream)) {
+    t.waiters.push_back(*ack);
+    ++waiting_clients_;
+  }
+  if (!t.idempotency_key.empty()) by_key_[t.idempotency_key] = id;
+  turns_.emplace(id, std::move(t));
+  pending_accepts_.push_back(id);
+  if (ack) pending_acks_.push_back({ack->peer, ack->request_id, id});
+  return id;
+}
+
+void TurnLedger::AddWaiter(Turn& t, const Waiter& w) {
+  t.waiters.push_back(w);
+  ++waiting_clients_;
+}
+
+bool TurnLedger::IsAwaitingSync(uint64_t id) const {
+  if (std::find(pending_accepts_.begin(), pending_accepts_.end(), id) != pending_accepts_.end()) {
+    return true;
+  }
+  for (const AwaitingSync& b : awaiting_sync_) {
+    if (std::find(b.turn_ids.begin(), b.turn_ids.end(), id) != b.turn_ids.end()) return true;
+  }
+  return false;
+}
+
+void TurnLedger::Attach(Turn& t, const Peer& peer, int64_t req, bool wait, bool stream) {
+  ++core_.counters().idempotent_attaches;
+  // Not durable yet: the acknowledgement waits for the same batch as the first one.
+  if (IsAwaitingSync(t.id)) {
+    pending_acks_.push_back({peer, req, t.id, true});
+  } else {
+    SendAfterCommit(peer, AcceptedMessage(req, t, true));
+  }
+  LogLine(LogLevel::kInfo, "turn_attached")
+      .Kv("session", t.session)
+      .Kv("turn", t.id)
+      .Kv("idempotency_key", t.idempotency_key);
+  if (t.status != TurnStatus::kPending) {
+    if (wait) SendOutcome({peer, req, false}, t);
+    return;
+  }
+  if (wait || stream) AddWaiter(t, {peer, req, stream});
+}
+
+size_t TurnLedger::in_flight() const {
+  size_t n = pending_accepts_.size();
+  for (const AwaitingSync& b : awaiting_sync_) n += b.turn_ids.size();
+  return n;
+}
+
+void TurnLedger::NoteStart(Turn& t) {
+  ++t.attempts;
+  if (t.start_journaled) {
+    t.start_journaled = false;  // written with its accept record
+    return;
+  }
+  JournalRecord r;
+  r.type = JournalRecord::Type::kStart;
+  r.turn_id = t.id;
+  r.attempt = t.attempts;
+  journal_->Append(r);
+}
+
+void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
+  Turn* tp = Find(id);
+  if (tp == nullptr || tp->status != TurnStatus::kPending) return;  // exactly one outcome
+  Turn& t = *tp;
+  --unfinished_;
+  t.status = status;
+  t.text = text;
+  Counters& c = core_.counters();
+  switch (status) {
+    case TurnStatus::kReplied:
+      ++c.turns_replied;
+      break;
+    case TurnStatus::kFailed:
+      ++c.turns_failed;
+      break;
+    case TurnStatus::kTimedOut:
+      ++c.turns_timed_out;
+      break;
+    case TurnStatus::kCancelled:
+      ++c.turns_cancelled;
+      break;
+    case TurnStatus::kRejected:
+      ++c.turns_rejected;
+      break;
+    case TurnStatus::kInterrupted:
+      ++c.turns_interrupted;
+      break;
+    case TurnStatus::kPending:
+      break;
+  }
+  JournalRecord r;
+  r.type = JournalRecord::Type::kOutcome;
+  r.turn_id = id;
+  r.status = common::TurnStatusName(status);
+  r.text = text;
+  journal_->Append(r);
+  if (status != TurnStatus::kReplied) {
+    LogLine(LogLevel::kInfo, "turn_ended")
+        .Kv("session", t.session)
+        .Kv("turn", id)
+        .Kv("status", common::TurnStatusName(status))
+        .Kv("error", text);
+  }
+  for (const Waiter& w : t.waiters) SendOutcome(w, t);
+  waiting_clients_ -= t.waiters.size();
+  t.waiters.clear();
+  OfferDelivery(t);
+  core_.sessions().OnTurnEnded(t);
+  RememberDone(id);
+}
+
+void TurnLedger::SetMeta(uint64_t id, const Value& meta) {
+  if (Turn* t = Find(id)) t->meta = meta;
+}
+
+void TurnLedger::ForwardProgress(uint64_t id, const std::string& delta) {
+  Turn* t = Find(id);
+  if (t == nullptr) return;
+  ++t->progress_seq;
+  for (const Waiter& w : t->waiters) {
+    if (!w.stream) continue;
+    Value m = common::NewMessage(common::msg::kProgress);
+    m.Set("id", w.request_id);
+    m.Set("turn_id", t->id);
+    m.Set("seq", t->progress_seq);
+    m.Set("delta", delta);
+    // Behind anything queued for this peer (its acknowledgement first); never journaled.
+    SendAfterCommit(w.peer, common::EncodeMessage(m));
+  }
+}
+
+int64_t TurnLedger::Subscribe(const std::string& channel, const Peer& peer) {
+  subscriptions_[channel] = peer;
+  LogLine(LogLevel::kInfo, "channel_subscribed").Kv("channel", channel);
+  // Everything of this channel that ended unconfirmed (before a restart too) goes
+  // out now, oldest first; later outcomes follow as they happen.
+  std::vector<const Turn*> owed;
+  int64_t pending = 0;
+  for (const auto& [id, t] : turns_) {
+    if (OriginChannel(t.origin) != channel || t.delivered) continue;
+    ++pending;
+    if (t.status != TurnStatus::kPending) owed.push_back(&t);
+  }
+  std::sort(owed.begin(), owed.end(), [](const Turn* a, const Turn* b) { return a->id < b->id; });
+  for (const Turn* t : owed) OfferDelivery(*t);
+  return pending;
+}
+
+Status TurnLedger::MarkDelivered(uint64_t id) {
+  Turn* t = Find(id);
+  if (t == nullptr) return Status::NotFound("unknown turn " + std::to_string(id));
+  if (t->status == TurnStatus::kPending) {
+    return Status::InvalidArgument("turn " + std::to_string(id) + " has no outcome to deliver yet");
+  }
+  if (!t->delivered) {
+    t->delivered = true;
+    ++core_.counters().deliveries_confirmed;
+    JournalRecord r;
+    r.type = JournalRecord::Type::kDelivered;
+    r.turn_id = id;
+    journal_->Append(r);
+  }
+  return Status::Ok();
+}
+
+void TurnLedger::OfferDelivery(const Turn& t) {
+  const std::string channel = OriginChannel(t.origin);
+  if (channel.empty() || t.delivered) return;
+  auto sub = subscriptions_.find(channel);
+  if (sub == subscriptions_.end()) return;  // sent when the channel subscribes
+  Value m = OutcomeMessage(0, t);
+  m.Set("delivery", true);
+  m.Set("origin", t.origin);
+  SendAfterCommit(sub->second, common::EncodeMessage(m));
+}
+
+void TurnLedger::SendNow(const Peer& to, const std::string& bytes) {
+  if (!core_.transport().Send(to, bytes)) ++core_.counters().undeliverable;
+}
+
+void TurnLedger::SendAfterCommit(const Peer& to, std::string bytes) {
+  outbox_.push_back({to, std::move(bytes), kUntagged});
+}
+
+void TurnLedger::SendOutcome(const Waiter& w, const Turn& t) {
+  SendAfterCommit(w.peer, common::EncodeMessage(OutcomeMessage(w.request_id, t)));
+}
+
+std::string TurnLedger::AcceptedMessage(int64_t req, const Turn& t, bool attached) const {
+  Value m = common::NewMessage(common::msg::kAccepted);
+  m.Set("id", req);
+  m.Set("turn_id", t.id);
+  m.Set("session", t.session);
+  m.Set("accepted_unix_ms", t.accepted_unix_ms);
+  if (attached) m.Set("attached", true);
+  return common::EncodeMessage(m);
+}
+
+Value TurnLedger::OutcomeMessage(int64_t req, const Turn& t) const {
+  Value m = common::NewMessage(common::msg::kOutcome);
+  m.Set("id", req);
+  m.Set("turn_id", t.id);
+  m.Set("session", t.session);
+  m.Set("status", common::TurnStatusName(t.status));
+  if (t.status == TurnStatus::kReplied) {
+    m.Set("reply", t.text);
+  } else if (t.status == TurnStatus::kPending) {
+    m.Set("error", PendingAtStopText(t));
+  } else {
+    m.Set("error", t.text);
+  }
+  if (!t.meta.is_null()) m.Set("meta", t.meta);
+  return m;
+}
+
+std::string TurnLedger::PendingAtStopText(const Turn& t) const {
+  // Say what will really happen to it: recovery re-runs a started turn only for an
+  // agent with retry_on_restart.
+  const std::string id = std::to_string(t.id);
+  const common::AgentConfig* agent = core_.config().FindAgent(t.agent);
+  if (t.attempts == 0) {
+    return "the supervisor is stopping; turn " + id +
+           " is queued in the journal and runs when the supervisor is back (laneway wait " + id +
+           ")";
+  }
+  if (agent && agent->retry_on_restart) {
+    return "the supervisor is stopping; turn " + id +
+           " was started and will run again when the supervisor is back (retry_on_restart; "
+           "laneway wait " +
+           id + ")";
+  }
+  return "the supervisor is stopping; turn " + id +
+         " was started and will end interrupted: agent '" + t.agent +
+         "' does not re-run turns (retry_on_restart = false)";
+}
+
+void TurnLedger::WriteBatch() {
+  // A rewrite owns the file, or one is owed: records wait in the journal's buffer,
+  // and so do the sends that depend on them (they stay untagged).
+  if (rewriting_ || untrusted_) return;
+  // A turn that an idle worker will take as soon as it is queued gets its start
+  // record in this same batch: one fdatasync covers both. Only the session's first
+  // turn in line qualifies.
+  std::unordered_map<std::string, size_t> in_this_batch;
+  for (uint64_t id : pending_accepts_) ++in_this_batch[turns_[id].session];
+  std::unordered_set<std::string> claimed;
+  for (uint64_t id : pending_accepts_) {
+    Turn& t = turns_[id];
+    if (core_.shutting_down() ||
+        !core_.sessions().RunsAtOnce(t.session, in_this_batch[t.session]) ||
+        !claimed.insert(t.session).second) {
+      continue;
+    }
+    JournalRecord r;
+    r.type = JournalRecord::Type::kStart;
+    r.turn_id = id;
+    r.attempt = t.attempts + 1;
+    journal_->Append(r);
+    t.start_journaled = true;
+  }
+  Status st = Status::Ok();
+  if (journal_->pending() > 0) {
+    // To the page cache only; the job thread makes it durable. ENOSPC, EFBIG and the
+    // like show up here, at once, and the batch is cut off the file again.
+    st = journal_->Write();
+    if (st.ok()) {
+      ++written_batch_;
+    } else {
+      NoteFailure(st);
+    }
+  }
+  if (!pending_accepts_.empty()) {
+    std::vector<uint64_t> ids = std::move(pending_accepts_);
+    std::vector<PendingAck> acks = std::move(pending_acks_);
+    pending_accepts_.clear();
+    pending_acks_.clear();
+    if (st.ok()) {
+      awaiting_sync_.push_back({written_batch_, std::move(ids), std::move(acks)});
+    } else {
+      for (uint64_t id : ids) RefuseUnjournaled(id, st);
+      for (const PendingAck& a : acks) {
+        if (a.attached) pending_acks_.push_back(a);  // of a turn accepted earlier
+      }
+    }
+  } else if (!pending_acks_.empty() && st.ok()) {
+    // Only attached retries of turns in earlier batches: they ride with this one.
+    awaiting_sync_.push_back({written_batch_, {}, std::move(pending_acks_)});
+    pending_acks_.clear();
+  }
+  // What this iteration queued to send depends on records up to this batch.
+  for (auto it = outbox_.rbegin(); it != outbox_.rend() && it->after_batch == kUntagged; ++it) {
+    it->after_batch = written_batch_;
+  }
+  SubmitSyncIfIdle();
+}
+
+void TurnLedger::SubmitSyncIfIdle() {
+  if (job_->idle() && !rewriting_ && !untrusted_ && synced_batch_ < written_batch_) {
+    job_->Submit(Job{false, written_batch_, {}});
+  }
+}
+
+void TurnLedger::Flush() {
+  // Readiness is monotonic in after_batch, so skipping a waiting entry never lets a
+  // later message that depends on it overtake it.
+  size_t kept = 0;
+  for (size_t i = 0; i < outbox_.size(); ++i) {
+    Outgoing& out = outbox_[i];
+    if (out.after_batch <= synced_batch_) {
+      SendNow(out.to, out.bytes);
+    } else {
+      if (kept != i) outbox_[kept] = std::move(out);
+      ++kept;
+    }
+  }
+  outbox_.resize(kept);
+}
+
+void TurnLedger::OnJobDone() {
+  JobDone done = job_->Take();
+  if (done.rewrite) {
+    rewriting_ = false;
+    if (!done.status.ok()) {
+      NoteFailure(done.status);  // untrusted_ stays set: Housekeeping retries
+      return;
+    }
+    ++core_.counters().journal_rewrites;
+    LogLine(LogLevel::kInfo, "journal_rewritten")
+        .Kv("bytes", journal_->size_bytes())
+        .Kv("reason", untrusted_ ? "sync_failed" : "compaction");
+    untrusted_ = false;
+    if (failing_) {
+      failing_ = false;
+      LogLine(LogLevel::kInfo, "journal_recovered");
+    }
+  } else if (!done.status.ok()) {
+    // The records are in the file but may not be on disk, and an error from
+    // fdatasync may have dropped them from the page cache: nothing written since
+    // the last good sync can be trusted. Refuse the turns still unacknowledged,
+    // hold what waited for this batch, and rewrite the file from memory.
+    NoteFailure(done.status);
+    while (!awaiting_sync_.empty() && awaiting_sync_.front().batch <= done.batch) {
+      AwaitingSync batch = std::move(awaiting_sync_.front());
+      awaiting_sync_.pop_front();
+      for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, done.status);
+    }
+    untrusted_ = true;
+    StartRewrite("sync_failed");
+    return;
+  } else if (failing_ && !untrusted_) {
+    failing_ = false;
+    LogLine(LogLevel::kInfo, "journal_recovered");
+  }
+  synced_batch_ = std::max(synced_batch_, done.batch);
+  while (!awaiting_sync_.empty() && awaiting_sync_.front().batch <= synced_batch_) {
+    AwaitingSync batch = std::move(awaiting_sync_.front());
+    awaiting_sync_.pop_front();
+    AcceptDurable(std::move(batch));
+  }
+  SubmitSyncIfIdle();
+}
+
+void TurnLedger::StartRewrite(const char* why) {
+  if (rewriting_ || !job_->idle()) return;  // the job thread is busy: next housekeeping
+  rewriting_ = true;
+  LogLine(LogLevel::kWarn, "journal_rewrite_started").Kv("reason", why);
+  // The rewrite holds every turn in memory (except those not yet written), so once
+  // it is durable so is every batch written so far.
+  job_->Submit(Job{true, written_batch_, Snapshot()});
+}
+
+std::vector<JournalRecord> TurnLedger::Snapshot() const {
+  std::unordered_set<uint64_t> unwritten(pending_accepts_.begin(), pending_accepts_.end());
+  RecoveredState state;
+  for (const auto& [id, t] : turns_) {
+    if (unwritten.count(id)) continue;  // its accept record is still in the buffer
+    RecoveredTurn rt;
+    rt.turn_id = id;
+    rt.session = t.session;
+    rt.agent = t.agent;
+    rt.message = t.message;
+    rt.accepted_unix_ms = t.accepted_unix_ms;
+    rt.attempts = t.attempts;
+    rt.done = t.status != TurnStatus::kPending;
+    rt.was_running = !rt.done && t.attempts > 0;
+    rt.status = rt.done ? common::TurnStatusName(t.status) : "";
+    rt.text = t.text;
+    rt.origin = OriginIsDefault(t.origin) ? "" : common::EncodeMsgpack(t.origin);
+    rt.idempotency_key = t.idempotency_key;
+    rt.delivered = t.delivered;
+    state.turns.push_back(std::move(rt));
+    state.max_turn_id = std::max(state.max_turn_id, id);
+  }
+  std::sort(state.turns.begin(), state.turns.end(),
+            [](const RecoveredTurn& a, const RecoveredTurn& b) { return a.turn_id < b.turn_id; });
+  return CompactionSet(state, kKeepDoneTurns);
+}
+
+void TurnLedger::Housekeeping() {
+  if (untrusted_) {
+    StartRewrite("sync_failed");
+    return;
+  }
+  // Compaction: only with nothing in flight (preconditions first, state after).
+  if (rewriting_ || !job_->idle() || synced_batch_ != written_batch_ || !awaiting_sync_.empty() ||
+      journal_->pending() > 0 || journal_->size_bytes() < kCompactAboveBytes) {
+    return;
+  }
+  LogLine(LogLevel::kInfo, "journal_compaction_started").Kv("bytes", journal_->size_bytes());
+  StartRewrite("compaction");
+}
+
+void TurnLedger::NoteFailure(const Status& st) {
+  ++core_.counters().journal_errors;
+  if (!failing_) LogLine(LogLevel::kError, "journal_write_failed").Kv("error", st.message());
+  failing_ = true;
+  error_ = st.message();
+}
+
+void TurnLedger::RefuseUnjournaled(uint64_t id, const Status& st) {
+  Turn* tp = Find(id);
+  if (tp == nullptr) return;
+  Turn& t = *tp;
+  core_.sessions().OnAcceptRefused(t.session);
+  const std::string why = "not accepted: the journal cannot be written (" + st.message() +
+                          "); nothing was queued, retry later";
+  // Never acknowledged, so nothing is lost: the sender is told to retry.
+  for (const Waiter& w : t.waiters) core_.control().Reject(w.peer, w.request_id, t.session, why);
+  waiting_clients_ -= t.waiters.size();
+  for (auto a = pending_acks_.begin(); a != pending_acks_.end();) {
+    if (a->turn_id == id) {
+      core_.control().Reject(a->peer, a->req, t.session, why);
+      a = pending_acks_.erase(a);
+    } else {
+      ++a;
+    }
+  }
+  if (!t.idempotency_key.empty()) by_key_.erase(t.idempotency_key);
+  turns_.erase(id);
+}
+
+void TurnLedger::AcceptDurable(AwaitingSync batch) {
+  std::vector<std::string> touched;
+  for (uint64_t id : batch.turn_ids) {
+    Turn* t = Find(id);
+    if (t == nullptr) continue;
+    ++core_.counters().turns_accepted;
+    ++unfinished_;
+    LogLine(LogLevel::kInfo, "turn_accepted")
+        .Kv("session", t->session)
+        .Kv("turn", id)
+        .Kv("origin", OriginKind(t->origin));
+    core_.sessions().Enqueue(*t);
+    touched.push_back(t->session);
+  }
+  for (const PendingAck& a : batch.acks) {
+    const Turn* t = Find(a.turn_id);
+    if (t == nullptr) continue;
+    // Durable already: this one need not wait for what the loop writes next.
+    outbox_.push_back({a.peer, AcceptedMessage(a.req, *t, a.attached), batch.batch});
+    // The waiter, if it waits, was registered when it submitted.
+  }
+  // Acknowledge before spawning workers (a spawn takes time), not after.
+  Flush();
+  for (const std::string& key : touched) {
+    if (Session* s = core_.sessions().Find(key)) core_.sessions().Schedule(*s);
+  }
+}
+
+void TurnLedger::RememberDone(uint64_t id) {
+  Turn& t = turns_[id];
+  std::string().swap(t.message);  // a finished turn's message is no longer needed
+  done_bytes_ += t.text.size();
+  done_order_.push_back(id);
+  while (done_order_.size() > 1 &&
+         (done_order_.size() > kKeepDoneTurns || done_bytes_ > kKeepDoneBytes)) {
+    auto it = turns_.find(done_order_.front());
+    if (it != turns_.end()) {
+      done_bytes_ -= it->second.text.size();
+      if (!it->second.idempotency_key.empty()) by_key_.erase(it->second.idempotency_key);
+      turns_.erase(it);
+    }
+    done_order_.pop_front();
+  }
+}
+
+void TurnLedger::NotifyPendingWaiters() {
+  // Turns still unfinished stay in the journal: the next supervisor runs them (or
+  // ends them). Whoever waits on one learns what will happen to it.
+  for (auto& [id, t] : turns_) {
+    if (t.status != TurnStatus::kPending) continue;
+    for (const Waiter& w : t.waiters) SendOutcome(w, t);
+    waiting_clients_ -= t.waiters.size();
+    t.waiters.clear();
+  }
+}
+
+void TurnLedger::Finish() {
+  // Off the hot path now: wait for the job thread, then make everything durable here.
+  while (!job_->idle()) {
+    pollfd p{job_->done_fd(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) OnJobDone();
+  }
+  Status st = Status::Ok();
+  if (untrusted_) {
+    st = journal_->Compact(Snapshot());
+    if (st.ok()) untrusted_ = false;
+  }
+  const bool wrote = journal_->pending() > 0;
+  if (st.ok()) st = journal_->Commit();
+  if (st.ok()) {
+    if (wrote) ++written_batch_;
+    synced_batch_ = written_batch_;
+  }
+  while (!awaiting_sync_.empty()) {
+    AwaitingSync batch = std::move(awaiting_sync_.front());
+    awaiting_sync_.pop_front();
+    if (st.ok()) {
+      AcceptDurable(std::move(batch));
+    } else {
+      for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, st);
+    }
+  }
+  if (st.ok()) {
+    // Accepted this very iteration: journaled by the Commit above.
+    std::vector<uint64_t> ids = std::move(pending_accepts_);
+    pending_accepts_.clear();
+    std::vector<PendingAck> acks = std::move(pending_acks_);
+    pending_acks_.clear();
+    if (!ids.empty() || !acks.empty()) AcceptDurable({synced_batch_, std::move(ids), std::move(acks)});
+  }
+  NotifyPendingWaiters();
+  for (Outgoing& out : outbox_) out.after_batch = 0;
+  Flush();
+}
+
+int TurnLedger::job_fd() const { return job_->done_fd(); }
+
+bool TurnLedger::job_pending() const { return !job_->idle(); }
+
+uint64_t TurnLedger::journal_bytes() const {
+  // The job thread's Compact changes the size; read it only while none runs.
+  return journal_ && !rewriting_ ? journal_->size_bytes() : 0;
+}
+
+}  // namespace laneway::supervisor

@@ -1,0 +1,487 @@
+#include "supervisor/worker_pool.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/agent_settings.h"
+#include "common/log.h"
+#include "supervisor/core.h"
+#include "supervisor/session_table.h"
+#include "supervisor/turn_ledger.h"
+
+namespace laneway::supervisor {
+
+using common::LogLevel;
+using common::LogLine;
+using common::TurnStatus;
+using common::Value;
+
+namespace {
+
+// "w<digits>" -> id, 0 if the routing id is not one we hand out.
+uint64_t ParseWorkerId(const std::string& peer) {
+  if (peer.size() < 2 || peer.size() > 20 || peer[0] != 'w') return 0;
+  uint64_t id = 0;
+  for (size_t i = 1; i < peer.size(); ++i) {
+    if (peer[i] < '0' || peer[i] > '9') return 0;
+    id = id * 10 + static_cast<uint64_t>(peer[i] - '0');
+  }
+  return id;
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "status " + std::to_string(status);
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(Core& core) : core_(core) {}
+
+Worker* WorkerPool::FindMutable(uint64_t id) {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+const Worker* WorkerPool::Find(uint64_t id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+bool WorkerPool::IsBusy(uint64_t id) const {
+  const Worker* w = Find(id);
+  return w && w->state == WorkerState::kBusy;
+}
+
+bool WorkerPool::IsIdle(uint64_t id) const {
+  const Worker* w = Find(id);
+  return w && w->state == WorkerState::kIdle;
+}
+
+size_t WorkerPool::stopping() const {
+  size_t n = 0;
+  for (const auto& [id, w] : workers_) n += w.state == WorkerState::kStopping;
+  return n;
+}
+
+void WorkerPool::OnMessage(const std::string& peer, const void* data, size_t size) {
+  const uint64_t id = ParseWorkerId(peer);
+  if (id == 0 || Find(id) == nullptr) {
+    // A generation we already reaped (or a stranger): never delivered anywhere.
+    ++core_.counters().stale_worker_messages;
+    LogLine(LogLevel::kDebug, "stale_worker_message").Kv("peer", peer);
+    return;
+  }
+  if (data == nullptr) return Apply(id, WorkerEvent::kProtocolError, "message is not exactly one frame");
+  auto m = common::DecodeMessage(data, size, core_.config().supervisor.max_message_bytes);
+  if (!m.ok()) return Apply(id, WorkerEvent::kProtocolError, m.status().message());
+  const std::string& type = common::MessageType(*m);
+  const Worker& w = *Find(id);
+  if (type == common::msg::kHello) {
+    auto session = m->GetString("session");
+    if (!session.ok() || *session != w.session) {
+      return Apply(id, WorkerEvent::kProtocolError, "hello for the wrong session");
+    }
+    Apply(id, WorkerEvent::kHello);
+  } else if (type == common::msg::kHeartbeat) {
+    Apply(id, WorkerEvent::kHeartbeat);
+  } else if (type == common::msg::kWorkerProgress || type == common::msg::kDone) {
+    const bool done = type == common::msg::kDone;
+    if (done) {
+      if (!m->GetInt("turn_id").ok() || !m->GetBool("ok").ok()) {
+        return Apply(id, WorkerEvent::kProtocolError, "done without turn_id/ok");
+      }
+    } else {
+      ++core_.counters().progress_messages;
+      if (!m->GetInt("turn_id").ok() || !m->GetString("delta").ok()) {
+        return Apply(id, WorkerEvent::kProtocolError, "progress without turn_id/delta");
+      }
+    }
+    // The turn must be the one it runs; a worker that is stopping is stale anyway,
+    // and the table drops what it sends.
+    const uint64_t turn = static_cast<uint64_t>(m->GetInt("turn_id").value());
+    if (w.state != WorkerState::kStopping &&
+        (!w.running || turn != w.running->turn_ids.front())) {
+      return Apply(id, WorkerEvent::kProtocolError,
+                   std::string(done ? "done" : "progress") + " for turn " + std::to_string(turn) +
+                       " it was not given");
+    }
+    Apply(id, done ? WorkerEvent::kDone : WorkerEvent::kProgress, "", &m.value());
+  } else {
+    Apply(id, WorkerEvent::kProtocolError, "unknown message type '" + type + "'");
+  }
+}
+
+void WorkerPool::Apply(uint64_t id, WorkerEvent e, const std::string& detail, const Value* msg,
+                       const char* kill_reason) {
+  events_.push_back({id, e, detail, msg ? *msg : Value(), kill_reason});
+  if (interpreting_) return;  // a follow-up: interpreted after the current event
+  interpreting_ = true;
+  while (!events_.empty()) {
+    Event ev = std::move(events_.front());
+    events_.pop_front();
+    Interpret(ev);
+  }
+  interpreting_ = false;
+}
+
+void WorkerPool::Interpret(const Event& ev) {
+  Worker* wp = FindMutable(ev.worker);
+  if (wp == nullptr) return;  // released by an earlier event
+  Worker& w = *wp;
+  const WorkerEvent e = ev.event;
+  const Transition t = NextTransition(w.state, e);
+  const WorkerState prev = w.state;
+  const auto now = core_.clock().Now();
+  w.state = t.next;
+  Session* s = core_.sessions().Find(w.session);
+  const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
+  const auto kill_grace = agent ? agent->kill_grace : std::chrono::milliseconds(5000);
+  Counters& counters = core_.counters();
+
+  if (t.actions & kTouch) w.last_seen = now;
+  if (t.actions & kDropStale) {
+    ++counters.stale_worker_messages;
+    LogLine(LogLevel::kDebug, "stale_worker_message")
+        .Kv("session", w.session)
+        .Kv("worker", w.id)
+        .Kv("event", WorkerEventName(e));
+  }
+  if (t.actions & kCountFault) w.fault = true;
+  if (std::strcmp(t.reason, "protocol_error") == 0) {
+    ++counters.worker_protocol_errors;
+    LogLine(LogLevel::kWarn, "worker_protocol_error")
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("detail", ev.detail);
+  }
+  if (t.actions & kSendConfigure) {
+    if (agent != nullptr) {
+      Value configure = common::NewMessage(common::msg::kConfigure);
+      configure.Set("agent", common::AgentSettingsToValue(*agent));
+      Send(w, configure);
+    }
+  }
+  if ((t.actions & kForwardProgress) && w.running) {
+    const std::string delta = ev.msg.GetStringOr("delta", "").value();
+    for (uint64_t id : w.running->turn_ids) core_.ledger().ForwardProgress(id, delta);
+  }
+  if ((t.actions & kEndTurn) && w.running) {
+    Batch batch = std::move(*w.running);
+    w.running.reset();
+    TurnStatus status = t.turn_status;
+    std::string text;
+    if (e == WorkerEvent::kDone) {
+      const bool ok = ev.msg.GetBoolOr("ok", false).value();
+      text = ev.msg.GetStringOr(ok ? "reply" : "error", "").value();
+      status = ok ? TurnStatus::kReplied : TurnStatus::kFailed;
+      if (const Value* meta = ev.msg.Find("meta"); meta && meta->is_map()) {
+        for (uint64_t id : batch.turn_ids) core_.ledger().SetMeta(id, *meta);
+      }
+    } else {
+      EndTextFacts f;
+      f.lead_turn = batch.turn_ids.front();
+      f.session = w.session;
+      f.run_timeout_ms = agent ? agent->run_timeout.count() : 0;
+      f.heartbeat_timeout_ms = core_.config().supervisor.heartbeat_timeout.count();
+      f.detail = ev.detail;
+      text = TurnEndText(e, t, f);
+    }
+    const int64_t ran_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - w.turn_started).count();
+    for (uint64_t id : batch.turn_ids) {
+      core_.ledger().End(id, status, text);
+      LogLine(LogLevel::kInfo, "turn_finished")
+          .Kv("session", w.session)
+          .Kv("turn", id)
+          .Kv("status", common::TurnStatusName(status))
+          .Kv("duration_ms", ran_ms)
+          .Kv("pid", static_cast<int64_t>(w.pid));
+    }
+  }
+  if ((t.actions & kRequeueTurn) && w.running && s) {
+    core_.sessions().PutBack(*s, std::move(*w.running));
+    w.running.reset();
+  }
+  const char* reason = ev.kill_reason ? ev.kill_reason : t.reason;
+  if (t.actions & (kTermGroup | kSendStop)) {
+    w.stop_reason = reason;
+    ++w.stop_seq;
+    core_.timers().Arm({now + kill_grace, TimerKind::kGrace, w.id, w.stop_seq});
+  }
+  if (t.actions & kTermGroup) {
+    ++counters.worker_kills;
+    LogLine(LogLevel::kInfo, "worker_killed")
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("reason", reason)
+        .Kv("signal", "SIGTERM")
+        .Kv("kill_grace_ms", static_cast<int64_t>(kill_grace.count()));
+    SignalGroup(w, SIGTERM);
+  }
+  if (t.actions & kSendStop) Send(w, common::NewMessage(common::msg::kStop));
+  if (t.actions & kKillGroup) {
+    if (prev != WorkerState::kStopping && e != WorkerEvent::kExited) {
+      ++counters.worker_kills;
+      LogLine(LogLevel::kInfo, "worker_killed")
+          .Kv("session", w.session)
+          .Kv("pid", static_cast<int64_t>(w.pid))
+          .Kv("reason", reason)
+          .Kv("signal", "SIGKILL");
+    }
+    SignalGroup(w, SIGKILL);
+  }
+  if (t.actions & kSendRun) SendRun(w, s);
+  if (w.state == WorkerState::kIdle && prev != WorkerState::kIdle) {
+    w.idle_since = now;
+    ArmTimer(w, TimerKind::kIdle, now + core_.config().supervisor.idle_timeout);
+  }
+  if (prev == WorkerState::kStarting && w.state == WorkerState::kIdle) {
+    LogLine(LogLevel::kDebug, "worker_ready")
+        .Kv("session", w.session)
+        .Kv("pid", static_cast<int64_t>(w.pid));
+  }
+  if (t.actions & kDispatchNext) DispatchNext(w);
+
+  if (t.actions & kRelease) {
+    const bool fault = w.fault;
+    const std::string key = w.session;
+    LogLine(fault ? LogLevel::kWarn : LogLevel::kInfo, "worker_exited")
+        .Kv("session", key)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("status", ev.detail)
+        .Kv("reason", w.stop_reason.empty() ? t.reason : w.stop_reason.c_str())
+        .Kv("fault", fault ? "yes" : "no");
+    workers_.erase(w.id);  // `w` dangles from here on
+    core_.sessions().OnWorkerGone(key, fault);
+    core_.sessions().AdmitWaiting();
+    core_.CheckShutdownDone();
+  }
+}
+
+void WorkerPool::SendRun(Worker& w, Session* s) {
+  Value run = common::NewMessage(common::msg::kRun);
+  std::string text;
+  Value ids = Value::MakeArray();
+  for (uint64_t id : w.running->turn_ids) {
+    Turn* turn = core_.ledger().Find(id);
+    if (turn == nullptr) continue;
+    core_.ledger().NoteStart(*turn);
+    if (!text.empty()) text += "\n\n";
+    text += turn->message;
+    ids.Push(id);
+    LogLine(LogLevel::kInfo, "turn_started")
+        .Kv("session", w.session)
+        .Kv("turn", id)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("attempt", turn->attempts);
+  }
+  run.Set("turn_id", w.running->turn_ids.front());
+  run.Set("turn_ids", std::move(ids));
+  run.Set("message", std::move(text));
+  if (s && !s->unrecorded.empty()) {
+    Value record = Value::MakeArray();
+    for (const auto& u : s->unrecorded) {
+      Value e = Value::MakeMap();
+      e.Set("turn_id", u.turn_id);
+      e.Set("status", u.status);
+      e.Set("error", u.error);
+      record.Push(std::move(e));
+    }
+    s->unrecorded.clear();
+    run.Set("record", std::move(record));
+  }
+  Send(w, run);
+  const auto now = core_.clock().Now();
+  w.turn_started = now;
+  const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
+  if (agent) ArmTimer(w, TimerKind::kRunDeadline, now + agent->run_timeout);
+}
+
+void WorkerPool::DispatchNext(Worker& w) {
+  if (w.state != WorkerState::kIdle) return;
+  Session* s = core_.sessions().Find(w.session);
+  if (s == nullptr) return;
+  if (core_.shutting_down()) return Apply(w.id, WorkerEvent::kDrainKill);
+  std::optional<Batch> b = core_.sessions().NextBatch(*s);
+  if (!b) {
+    // Nothing to do here while other sessions wait for a slot: give it up.
+    if (core_.sessions().waiting_for_worker() > 0) Apply(w.id, WorkerEvent::kIdleTimeout);
+    return;
+  }
+  w.running = std::move(*b);
+  Apply(w.id, WorkerEvent::kDispatch);
+}
+
+void WorkerPool::Offer(Session& s) {
+  if (Worker* w = FindMutable(s.worker_id)) DispatchNext(*w);
+}
+
+void WorkerPool::StopIdle(size_t n) {
+  std::vector<uint64_t> victims;
+  for (const auto& [id, w] : workers_) {
+    if (victims.size() >= n) break;
+    if (w.state != WorkerState::kIdle) continue;
+    const Session* s = core_.sessions().Find(w.session);
+    if (s && s->queue.empty()) victims.push_back(id);
+  }
+  for (uint64_t id : victims) Apply(id, WorkerEvent::kIdleTimeout, "slot wanted");
+}
+
+void WorkerPool::Drain(bool busy_too) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, w] : workers_) {
+    const bool quiet = w.state == WorkerState::kIdle || w.state == WorkerState::kStarting;
+    if (quiet || (busy_too && w.state != WorkerState::kStopping)) ids.push_back(id);
+  }
+  for (uint64_t id : ids) Apply(id, WorkerEvent::kDrainKill, busy_too ? "drain_timeout" : "");
+}
+
+bool WorkerPool::Spawn(Session& s) {
+  const common::AgentConfig* agent = core_.sessions().AgentOf(s);
+  if (agent == nullptr) return false;
+  const Core::Options& o = core_.options();
+  const auto& sc = core_.config().supervisor;
+  const uint64_t id = next_id_++;
+  // Identity and transport on the command line; the agent's settings follow in
+  // `configure` once the worker says hello.
+  SpawnSpec spec;
+  spec.program = o.worker_binary;
+  spec.args = {"--endpoint",
+               o.paths.worker_endpoint(),
+               "--worker-id",
+               std::to_string(id),
+               "--session",
+               s.key,
+               "--agent",
+               s.agent,
+               "--heartbeat-ms",
+               std::to_string(sc.heartbeat_interval.count()),
+               "--lock-wait-ms",
+               std::to_string(sc.heartbeat_timeout.count() / 2),
+               "--supervisor-pid",
+               std::to_string(o.supervisor_pid),
+               "--max-message-bytes",
+               std::to_string(sc.max_message_bytes)};
+  spec.extra_env = {{"LANEWAY_HOME", o.paths.home}};
+  auto pid = o.spawner->Spawn(spec);
+  const auto now = core_.clock().Now();
+  if (!pid.ok()) {
+    ++core_.counters().worker_spawn_failures;
+    LogLine(LogLevel::kError, "worker_spawn_failed")
+        .Kv("session", s.key)
+        .Kv("error", pid.status().message());
+    core_.sessions().OnSpawnFailed(s, pid.status().message());
+    return false;
+  }
+  Worker w;
+  w.id = id;
+  w.session = s.key;
+  w.pid = *pid;
+  w.spawned_at = now;
+  w.last_seen = now;
+  workers_.emplace(id, std::move(w));
+  by_pid_[*pid] = id;
+  s.worker_id = id;
+  ++core_.counters().worker_spawns;
+  core_.timers().Arm({now + sc.heartbeat_timeout, TimerKind::kSilence, id});
+  LogLine(LogLevel::kDebug, "worker_started")
+      .Kv("session", s.key)
+      .Kv("pid", static_cast<int64_t>(*pid))
+      .Kv("worker", id);
+  return true;
+}
+
+void WorkerPool::OnExit(pid_t pid, int status) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return;
+  const uint64_t id = it->second;
+  by_pid_.erase(it);
+  Apply(id, WorkerEvent::kExited, DescribeExit(status));
+}
+
+void WorkerPool::OnTimer(const Timer& t) {
+  Worker* w = FindMutable(t.target);
+  if (w == nullptr) return;
+  const auto now = core_.clock().Now();
+  switch (t.kind) {
+    case TimerKind::kRunDeadline: {
+      // One pending run timer per worker: if it was armed for an earlier turn, move
+      // it to the deadline of the turn running now.
+      w->run_timer_armed = false;
+      const Session* s = core_.sessions().Find(w->session);
+      const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
+      if (w->state != WorkerState::kBusy || !agent) break;
+      const auto deadline = w->turn_started + agent->run_timeout;
+      if (now >= deadline) {
+        Apply(w->id, WorkerEvent::kRunTimeout);
+      } else {
+        ArmTimer(*w, TimerKind::kRunDeadline, deadline);
+      }
+      break;
+    }
+    case TimerKind::kSilence: {
+      if (w->state == WorkerState::kStopping) break;
+      const auto limit = core_.config().supervisor.heartbeat_timeout;
+      if (now - w->last_seen >= limit) {
+        Apply(w->id, WorkerEvent::kSilent, "no message for " + std::to_string(limit.count()) + "ms");
+      } else {
+        core_.timers().Arm({w->last_seen + limit, TimerKind::kSilence, w->id});
+      }
+      break;
+    }
+    case TimerKind::kGrace:
+      if (w->state == WorkerState::kStopping && w->stop_seq == t.token) {
+        Apply(w->id, WorkerEvent::kGraceExpired);
+      }
+      break;
+    case TimerKind::kIdle: {
+      w->idle_timer_armed = false;
+      if (w->state != WorkerState::kIdle) break;
+      const auto deadline = w->idle_since + core_.config().supervisor.idle_timeout;
+      if (now >= deadline) {
+        Apply(w->id, WorkerEvent::kIdleTimeout);
+      } else {
+        ArmTimer(*w, TimerKind::kIdle, deadline);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void WorkerPool::ArmTimer(Worker& w, TimerKind kind, common::SteadyTime when) {
+  bool& armed = kind == TimerKind::kRunDeadline ? w.run_timer_armed : w.idle_timer_armed;
+  if (armed) return;  // the pending one re-arms itself for `when` when it fires
+  armed = true;
+  core_.timers().Arm({when, kind, w.id});
+}
+
+void WorkerPool::Send(const Worker& w, const Value& m) {
+  core_.ledger().SendAfterCommit(Peer{Door::kWorkers, "w" + std::to_string(w.id)},
+                                 common::EncodeMessage(m));
+}
+
+void WorkerPool::SignalGroup(const Worker& w, int sig) {
+  if (w.pid <= 0) return;
+  // The worker leads its own process group (setsid at spawn); -pid reaches every
+  // descendant that did not leave the group, including after the leader is gone.
+  if (::kill(-w.pid, sig) != 0 && errno != ESRCH) {
+    LogLine(LogLevel::kWarn, "kill_failed")
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("error", std::strerror(errno));
+  }
+}
+
+}  // namespace laneway::supervisor

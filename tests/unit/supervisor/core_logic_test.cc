@@ -1,0 +1,362 @@
+// The core's time-based behaviour with a fake clock, a fake launcher and a
+// recording transport: a ten-minute run_timeout, restart back-off and parking,
+// drain, idle expiry and a failed journal sync, each in microseconds of real time.
+// No process is started; the "workers" are this test speaking the worker protocol.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/paths.h"
+#include "common/protocol.h"
+#include "supervisor/core.h"
+#include "tests/unit/temp_dir.h"
+
+namespace laneway::supervisor {
+namespace {
+
+using common::Value;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
+constexpr pid_t kFirstFakePid = 4'300'000;
+
+class FakeSpawner : public Spawner {
+ public:
+  common::Result<pid_t> Spawn(const SpawnSpec& spec) override {
+    if (fail) return common::Status::IoError("spawn refused by the test");
+    specs.push_back(spec);
+    return next_pid_++;
+  }
+  std::vector<SpawnSpec> specs;
+  bool fail = false;
+
+ private:
+  pid_t next_pid_ = kFirstFakePid;
+};
+
+struct Sent {
+  Peer to;
+  Value msg;
+};
+
+class RecordingTransport : public Transport {
+ public:
+  bool Send(const Peer& to, const std::string& bytes) override {
+    auto m = common::DecodeMessage(bytes.data(), bytes.size(), 1 << 26);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    if (m.ok()) sent.push_back({to, std::move(m).value()});
+    return true;
+  }
+  std::vector<Sent> sent;
+};
+
+const Peer kCli{Door::kControl, "cli"};
+
+class CoreHarness {
+ public:
+  explicit CoreHarness(const std::string& toml, JournalSyncHook sync_hook = nullptr) {
+    auto cfg = common::ParseConfig(toml, "test.toml");
+    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+    paths_ = common::PathsForHome(dir_.path());
+    EXPECT_TRUE(common::MakeDirs(paths_.run_dir, 0700).ok());
+    config_ = *cfg;
+    sync_hook_ = std::move(sync_hook);
+    Open();
+  }
+
+  void Open() {
+    Core::Options o;
+    o.paths = paths_;
+    o.config = config_;
+    o.worker_binary = "/nonexistent/laneway-worker";
+    o.clock = &clock_;
+    o.spawner = &spawner_;
+    o.transport = &transport_;
+    o.journal_sync = false;
+    o.journal_sync_hook = sync_hook_;
+    o.supervisor_pid = 1;
+    core_ = std::make_unique<Core>(std::move(o));
+    ASSERT_TRUE(core_->Open().ok());
+  }
+  void Reopen() {
+    core_.reset();
+    Open();
+  }
+
+  // One loop pass: timers, the batch written, then the job thread's sync awaited
+  // (a readiness wait on its eventfd, as the loop's poll does) and its sends flushed.
+  void Pass() {
+    core_->FireTimers();
+    core_->EndIteration();
+    while (core_->journal_job_pending()) {
+      pollfd p{core_->journal_fd(), POLLIN, 0};
+      ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
+      core_->OnJournalJobDone();
+      core_->EndIteration();
+    }
+  }
+  // Advances the clock in steps, the worker `w` (if any) heart-beating meanwhile.
+  void Advance(milliseconds total, uint64_t beating_worker = 0,
+               milliseconds step = milliseconds(1000)) {
+    while (total.count() > 0) {
+      const milliseconds d = std::min(step, total);
+      clock_.Advance(d);
+      total -= d;
+      if (beating_worker != 0) Heartbeat(beating_worker);
+      Pass();
+    }
+  }
+
+  int64_t Submit(const std::string& message, const std::string& session = "main") {
+    Value m = common::NewMessage(common::msg::kSubmit);
+    m.Set("id", ++req_);
+    m.Set("agent", "main");
+    m.Set("session", session);
+    m.Set("message", message);
+    Control(m);
+    return req_;
+  }
+  void Control(const Value& m) {
+    std::string b = common::EncodeMessage(m);
+    core_->OnControlMessage(kCli, b.data(), b.size());
+    Pass();
+  }
+  void FromWorker(uint64_t worker, Value m) {
+    std::string b = common::EncodeMessage(m);
+    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
+    Pass();
+  }
+  void Hello(uint64_t worker, const std::string& session = "agent:main:main") {
+    Value m = common::NewMessage(common::msg::kHello);
+    m.Set("worker_id", worker);
+    m.Set("session", session);
+    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
+    FromWorker(worker, m);
+  }
+  void Heartbeat(uint64_t worker) {
+    std::string b = common::EncodeMessage(common::NewMessage(common::msg::kHeartbeat));
+    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
+  }
+  void Done(uint64_t worker, int64_t turn, const std::string& reply) {
+    Value m = common::NewMessage(common::msg::kDone);
+    m.Set("turn_id", turn);
+    m.Set("ok", true);
+    m.Set("reply", reply);
+    FromWorker(worker, m);
+  }
+  void Exit(uint64_t worker, int status = 0) {
+    core_->OnChildExit(kFirstFakePid + static_cast<pid_t>(worker) - 1, status);
+    Pass();
+  }
+
+  // Messages of `type` sent to `door` so far.
+  std::vector<Value> SentOf(Door door, const std::string& type) const {
+    std::vector<Value> out;
+    for (const Sent& s : transport_.sent) {
+      if (s.to.door == door && common::MessageType(s.msg) == type) out.push_back(s.msg);
+    }
+    return out;
+  }
+  // The outcome sent to the CLI for request `req`, or null.
+  Value OutcomeFor(int64_t req) const {
+    for (const Value& m : SentOf(Door::kControl, "outcome")) {
+      if (m.GetIntOr("id", -1).value() == req) return m;
+    }
+    return Value();
+  }
+  int64_t TurnOf(int64_t req) const {
+    for (const Value& m : SentOf(Door::kControl, "accepted")) {
+      if (m.GetIntOr("id", -1).value() == req) return m.GetInt("turn_id").value();
+    }
+    return 0;
+  }
+  int64_t CounterValue(const char* name) {
+    Value m = common::NewMessage(common::msg::kStatus);
+    m.Set("id", ++req_);
+    Control(m);
+    for (const Value& r : SentOf(Door::kControl, "result")) {
+      if (r.GetIntOr("id", -1).value() != req_) continue;
+      const Value* c = r.Find("data")->Find("counters");
+      return c->GetIntOr(name, -1).value();
+    }
+    return -1;
+  }
+
+  common::FakeClock clock_;
+  FakeSpawner spawner_;
+  RecordingTransport transport_;
+  std::unique_ptr<Core> core_;
+
+ private:
+  testing_util::TempDir dir_;
+  common::Paths paths_;
+  common::Config config_;
+  JournalSyncHook sync_hook_;
+  int64_t req_ = 0;
+};
+
+constexpr const char* kTenMinutes = R"(
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+run_timeout = "10m"
+kill_grace = "5s"
+)";
+
+TEST(CoreLogicTest, TenMinuteRunTimeoutEndsTheTurnTimedOutAndTheNextTurnGetsAFreshWorker) {
+  CoreHarness h(kTenMinutes);
+  const int64_t first = h.Submit("think");
+  const int64_t second = h.Submit("next");
+  ASSERT_EQ(h.spawner_.specs.size(), 1u);
+  h.Hello(1);
+  // The agent's settings go first, then the run.
+  ASSERT_EQ(h.SentOf(Door::kWorkers, "configure").size(), 1u);
+  ASSERT_EQ(h.SentOf(Door::kWorkers, "run").size(), 1u);
+  h.Advance(minutes(10) - seconds(1), /*beating_worker=*/1);
+  EXPECT_TRUE(h.OutcomeFor(first).is_null()) << "killed before its run_timeout";
+  h.Advance(seconds(1), 1);
+  Value out = h.OutcomeFor(first);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "timed_out");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("after 600000ms (run_timeout)"),
+            std::string::npos);
+  h.Advance(seconds(5));  // kill_grace: SIGKILL of the group
+  h.Exit(1, 9);
+  ASSERT_EQ(h.spawner_.specs.size(), 2u) << "the queued turn needs a new worker";
+  h.Hello(2);
+  h.Done(2, h.TurnOf(second), "answer");
+  EXPECT_EQ(h.OutcomeFor(second).GetStringOr("reply", "").value(), "answer");
+  EXPECT_EQ(h.CounterValue("turns_timed_out"), 1);
+  EXPECT_EQ(h.CounterValue("turns_replied"), 1);
+}
+
+constexpr const char* kCrashy = R"(
+[supervisor]
+restart_limit = 3
+restart_window = "30s"
+restart_backoff = "100ms"
+restart_backoff_max = "5s"
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, RestartsBackOffAndTheSessionParksAfterRestartLimitDeaths) {
+  CoreHarness h(kCrashy);
+  const int64_t req = h.Submit("x");
+  ASSERT_EQ(h.spawner_.specs.size(), 1u);
+  h.Exit(1, 1 << 8);  // died before hello: a fault
+  // The first death in the window restarts at once.
+  ASSERT_EQ(h.spawner_.specs.size(), 2u);
+  h.Exit(2, 1 << 8);
+  h.Advance(milliseconds(99), 0, milliseconds(99));
+  EXPECT_EQ(h.spawner_.specs.size(), 2u) << "restarted before its back-off";
+  h.Advance(milliseconds(1), 0, milliseconds(1));
+  ASSERT_EQ(h.spawner_.specs.size(), 3u);
+  h.Exit(3, 1 << 8);  // third death within the window: parked
+  h.Advance(seconds(10));
+  EXPECT_EQ(h.spawner_.specs.size(), 3u) << "a parked session must not restart";
+  Value out = h.OutcomeFor(req);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "rejected");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("parked"), std::string::npos);
+  // New turns are refused at once, naming the cure.
+  const int64_t later = h.Submit("y");
+  EXPECT_NE(h.OutcomeFor(later).GetStringOr("error", "").value().find("laneway restart"),
+            std::string::npos);
+}
+
+constexpr const char* kDrain = R"(
+[supervisor]
+drain_timeout = "30s"
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+run_timeout = "1h"
+)";
+
+TEST(CoreLogicTest, ShutdownWaitsForTheBusyWorkerUntilDrainTimeout) {
+  CoreHarness h(kDrain);
+  const int64_t req = h.Submit("long");
+  h.Hello(1);
+  h.core_->OnShutdownSignal("SIGTERM");
+  h.Pass();
+  h.Advance(seconds(29), 1);
+  EXPECT_EQ(h.CounterValue("worker_kills"), 0) << "killed before drain_timeout";
+  EXPECT_FALSE(h.core_->exit_requested());
+  h.Advance(seconds(1), 1);
+  EXPECT_EQ(h.CounterValue("worker_kills"), 1);
+  h.Exit(1, 15);
+  EXPECT_TRUE(h.core_->exit_requested());
+  h.core_->Finish();
+  // Its turn stays in the journal, and its sender is told what will happen to it.
+  Value out = h.OutcomeFor(req);
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "pending");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("will end interrupted"), std::string::npos);
+}
+
+TEST(CoreLogicTest, ASecondShutdownSignalForcesTheStopAtOnce) {
+  CoreHarness h(kDrain);
+  h.Submit("long");
+  h.Hello(1);
+  h.core_->OnShutdownSignal("SIGTERM");
+  h.Pass();
+  EXPECT_EQ(h.CounterValue("worker_kills"), 0);
+  h.core_->OnShutdownSignal("SIGINT");
+  h.Pass();
+  EXPECT_EQ(h.CounterValue("worker_kills"), 1) << "the second signal must not wait 30s";
+  h.Exit(1, 15);
+  EXPECT_TRUE(h.core_->exit_requested());
+}
+
+constexpr const char* kIdle = R"(
+[supervisor]
+idle_timeout = "5m"
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, AnIdleWorkerIsAskedToStopAfterIdleTimeout) {
+  CoreHarness h(kIdle);
+  const int64_t req = h.Submit("x");
+  h.Hello(1);
+  h.Done(1, h.TurnOf(req), "ok");
+  h.Advance(minutes(5) - seconds(1), 1);
+  EXPECT_TRUE(h.SentOf(Door::kWorkers, "stop").empty()) << "stopped before idle_timeout";
+  h.Advance(seconds(1), 1);
+  EXPECT_EQ(h.SentOf(Door::kWorkers, "stop").size(), 1u);
+}
+
+TEST(CoreLogicTest, AFailedSyncRefusesItsTurnsAndTheRewrittenJournalDoesNotResurrectThem) {
+  std::atomic<int> fail_syncs{1};
+  CoreHarness h(kIdle, [&fail_syncs]() {
+    if (fail_syncs.fetch_sub(1) > 0) return common::Status::IoError("journal sync: EIO (test)");
+    return common::Status::Ok();
+  });
+  const int64_t refused = h.Submit("lost?");
+  Value out = h.OutcomeFor(refused);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "rejected");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("journal cannot be written"),
+            std::string::npos);
+  EXPECT_EQ(h.TurnOf(refused), 0) << "never acknowledged";
+  EXPECT_TRUE(h.spawner_.specs.empty()) << "a refused turn must not run";
+  // The journal was rewritten from memory; acceptance resumes.
+  const int64_t kept = h.Submit("kept");
+  ASSERT_GT(h.TurnOf(kept), 0);
+  EXPECT_EQ(h.CounterValue("journal_rewrites"), 1);
+  // A new supervisor on this journal re-queues only the acknowledged turn.
+  h.Reopen();
+  EXPECT_EQ(h.CounterValue("recovered_turns"), 1);
+}
+
+}  // namespace
+}  // namespace laneway::supervisor
