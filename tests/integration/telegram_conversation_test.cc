@@ -3,6 +3,13 @@
 // received, after the channel confirmed its deliveries to the core.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <climits>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/harness.h"
@@ -245,6 +252,55 @@ TEST(TelegramConversationTest, StartFailsNamingTheKeyWhenTheTokenIsMissing) {
   EXPECT_NE(sup.Log().find("NO_SUCH_TOKEN_VAR"), std::string::npos) << sup.Log();
   EXPECT_EQ(sup.Log().find(TelegramDouble::kToken), std::string::npos);  // never logged
   EXPECT_EQ(tg.Stats()["get_me"].get<int>(), 0);
+}
+
+// Inodes of the TCP sockets (v4 and v6) that `pid` holds open.
+std::set<std::string> TcpSocketsOf(pid_t pid) {
+  std::set<std::string> tcp_inodes;
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    std::ifstream f("/proc/" + std::to_string(pid) + table);
+    std::string line;
+    std::getline(f, line);  // header
+    while (std::getline(f, line)) {
+      std::istringstream in(line);
+      std::string field;
+      for (int i = 0; i < 10 && in >> field; ++i) {
+      }
+      tcp_inodes.insert(field);  // the 10th column is the inode
+    }
+  }
+  std::set<std::string> held;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return held;
+  while (dirent* e = ::readdir(d)) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+    if (n <= 0) continue;
+    std::string target(buf, static_cast<size_t>(n));
+    if (target.rfind("socket:[", 0) != 0) continue;
+    std::string inode = target.substr(8, target.size() - 9);
+    if (tcp_inodes.count(inode)) held.insert(inode);
+  }
+  ::closedir(d);
+  return held;
+}
+
+TEST(TelegramConversationTest, AWorkerInheritsNoConnectionOfTheChannel) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "gate hold");  // the poll, typing and send connections are open now
+  ASSERT_TRUE(WaitForWorker(home, "agent:main:telegram:42", "busy")) << sup.Log();
+  ASSERT_TRUE(WaitFor([&] { return tg.Stats()["actions"].get<int>() >= 1; }));
+  EXPECT_FALSE(TcpSocketsOf(sup.pid()).empty()) << "the supervisor holds its Bot API connections";
+  const pid_t worker =
+      static_cast<pid_t>(IntField(WorkerOf(home, "agent:main:telegram:42"), "pid"));
+  EXPECT_TRUE(TcpSocketsOf(worker).empty());
+  home.OpenGate();
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
 }
 
 }  // namespace

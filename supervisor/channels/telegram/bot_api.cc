@@ -4,6 +4,7 @@
 #include "supervisor/channels/telegram/bot_api.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -20,6 +21,12 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   if (body->size() + size * n > kMaxBody) return 0;  // aborts the transfer
   body->append(data, size * n);
   return size * n;
+}
+
+// Every socket curl opens is close-on-exec from birth: the supervisor forks
+// workers while this thread may be connecting.
+curl_socket_t OpenCloexecSocket(void*, curlsocktype, curl_sockaddr* addr) {
+  return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
 // Runs one transfer through a multi handle so that `cancel` is seen within
@@ -112,6 +119,8 @@ ApiReply BotApi::Call(const std::string& method, const json& params,
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenCloexecSocket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, nullptr);
   CURLcode rc = Perform(static_cast<CURLM*>(multi_), c, cancel_);
   curl_slist_free_all(headers);
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Failure(ApiReply::Kind::kCancelled, method);
