@@ -172,6 +172,46 @@ TEST(TelegramFaultsTest, ConflictIsReportedAsDuplicatePollerAndBackedOff) {
   EXPECT_NE(sup.Log().find("retry_ms="), std::string::npos);
 }
 
+// The channel's row in `status` (null if absent).
+common::Value TelegramState(const TempHome& home) {
+  common::Value st = Status(home);
+  const common::Value* channels = st.Find("channels");
+  if (channels == nullptr || !channels->is_array()) return common::Value();
+  for (const common::Value& ch : channels->as_array()) {
+    if (StrField(ch, "kind") == "telegram") return ch;
+  }
+  return common::Value();
+}
+
+TEST(TelegramFaultsTest, APersistentConflictShowsInStatusUntilItEnds) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  tg.Control("faults", {{"conflict", 1000000}});
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  ASSERT_TRUE(WaitFor([&] { return StrField(TelegramState(home), "fault") == "duplicate_poller"; }))
+      << common::ToJson(Status(home));
+  common::Value ch = TelegramState(home);
+  EXPECT_FALSE(ch.Find("ok")->as_bool());
+  EXPECT_NE(StrField(ch, "error").find("duplicate_poller"), std::string::npos);
+  EXPECT_GE(IntField(*ch.Find("poll"), "conflicts"), 1);
+  tg.Inject(42, "while conflicted");
+  tg.Control("faults", {{"conflict", 0}});
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:while conflicted"}));
+  ASSERT_TRUE(WaitFor([&] {
+    common::Value now = TelegramState(home);
+    return now.is_map() && now.Find("ok")->as_bool() && now.Find("fault")->is_null();
+  })) << common::ToJson(TelegramState(home));
+  ch = TelegramState(home);
+  EXPECT_GT(IntField(*ch.Find("poll"), "last_ok_unix_ms"), 0);
+  EXPECT_EQ(IntField(ch, "messages_sent"), 1);
+  EXPECT_EQ(IntField(ch, "delivered"), 1);
+  EXPECT_EQ(IntField(ch, "bot_id"), TelegramDouble::kBotId);
+  EXPECT_EQ(common::ToJson(ch).find(TelegramDouble::kToken), std::string::npos);
+}
+
 TEST(TelegramFaultsTest, AHungPollIsRestartedByTheWatchdog) {
   TempHome home;
   TelegramDouble tg;
