@@ -33,6 +33,9 @@ void DeliveryQueue::Add(int64_t turn_id, const std::string& chat_id, const std::
   e.reply_to = reply_to;
   e.thread_id = thread_id;
   if (!chat_id.empty()) e.pieces = SplitMessage(text);
+  if (auto it = state_->sent.find(turn_id); turn_id > 0 && it != state_->sent.end()) {
+    e.done = static_cast<size_t>(std::max<int64_t>(0, it->second));
+  }
   e.next_at = now;
   e.backoff = std::make_unique<Backoff>(opt_.backoff, opt_.backoff_max,
                                         seed_++ * 7919u + static_cast<uint32_t>(turn_id));
@@ -68,11 +71,7 @@ void DeliveryQueue::Serve(Time now) {
 }
 
 bool DeliveryQueue::SendPieces(Entry& e, Time now) {
-  size_t done = 0;
-  if (e.turn_id > 0) {
-    auto it = state_->sent.find(e.turn_id);
-    if (it != state_->sent.end()) done = static_cast<size_t>(std::max<int64_t>(0, it->second));
-  }
+  size_t& done = e.done;
   while (done < e.pieces.size()) {
     if (stop_ != nullptr && stop_->load()) return false;
     const std::string parse_mode = e.plain ? "" : opt_.parse_mode;
@@ -82,9 +81,11 @@ bool DeliveryQueue::SendPieces(Entry& e, Time now) {
       ++done;
       ++messages_sent_;
       e.backoff->Reset();
-      if (e.turn_id > 0) {
+      if (e.turn_id > 0 && done < e.pieces.size()) {
         // Stored before the next piece: after a crash, the pieces Telegram confirmed
-        // are not sent again.
+        // are not sent again. Not after the last one: `delivered` follows at once and
+        // the core's journal sync is as short a window as ours, so a one-piece
+        // reply costs no fsync here.
         state_->sent[e.turn_id] = static_cast<int64_t>(done);
         save_();
       }
@@ -131,8 +132,7 @@ int64_t DeliveryQueue::OnConfirmed(int64_t req) {
     const int64_t turn = it->turn_id;
     LogLine(LogLevel::kInfo, "telegram_delivered").Kv("turn", turn)
         .Kv("pieces", static_cast<int64_t>(it->pieces.size()));
-    state_->sent.erase(turn);
-    save_();
+    if (state_->sent.erase(turn) > 0) save_();
     entries_.erase(it);
     return turn;
   }

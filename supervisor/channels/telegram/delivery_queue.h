@@ -4,9 +4,9 @@
 // rejection, best effort).
 //
 // Serve(now) sends whatever is due, piece by piece (message_split.h), the first
-// piece as a reply to the user's message. After each piece Telegram confirmed, the
-// count is written to BotState::sent and `save` is called, so a crash resumes after
-// the last confirmed piece. Then `confirm` sends `delivered`; OnConfirmed() forgets
+// piece as a reply to the user's message. After each piece but the last that
+// Telegram confirmed, the count is written to BotState::sent and `save` is called,
+// so a crash resumes after the last confirmed piece. Then `confirm` sends `delivered`; OnConfirmed() forgets
 // the turn. Failures: 429 waits retry_after; a formatting rejection (400 with a
 // parse_mode) is retried as plain text; any other 4xx abandons the entry (logged,
 // still confirmed: retrying cannot help and the core would offer it forever);
@@ -78,6 +78,7 @@ class DeliveryQueue {
     int64_t turn_id = 0;
     std::string chat_id, reply_to, thread_id;
     std::vector<std::string> pieces;
+    size_t done = 0;  // pieces Telegram confirmed (from BotState::sent at Add)
     bool plain = false;
     Time next_at{};
     std::unique_ptr<Backoff> backoff;

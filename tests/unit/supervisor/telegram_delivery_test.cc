@@ -91,12 +91,23 @@ TEST(TelegramDeliveryTest, PiecesGoOutInOrderOnlyTheFirstAsAReplyThenDelivered) 
   EXPECT_EQ(f.sends[2].text, std::string(4000, 'c'));
   EXPECT_EQ(f.sends[0].reply_to, "1001");
   EXPECT_EQ(f.sends[1].reply_to, "");
-  EXPECT_EQ(f.state.sent.at(7), 3);
-  EXPECT_EQ(f.saves, 3);  // one durable step per confirmed piece
+  EXPECT_EQ(f.state.sent.at(7), 2);
+  EXPECT_EQ(f.saves, 2);  // one durable step per confirmed piece but the last
   EXPECT_EQ(f.confirms, std::vector<int64_t>{7});
   EXPECT_EQ(f.q.OnConfirmed(100), 7);
   EXPECT_EQ(f.q.size(), 0u);
   EXPECT_EQ(f.state.sent.count(7), 0u);
+  EXPECT_EQ(f.saves, 3);  // forgotten on disk too
+}
+
+TEST(TelegramDeliveryTest, AOnePieceReplyCostsNoStateWrite) {
+  Fixture f;
+  f.q.Add(7, "42", "1001", "", "short", f.clock.Now());
+  f.q.Serve(f.clock.Now());
+  EXPECT_EQ(f.sends.size(), 1u);
+  EXPECT_EQ(f.confirms, std::vector<int64_t>{7});
+  EXPECT_EQ(f.q.OnConfirmed(100), 7);
+  EXPECT_EQ(f.saves, 0);
 }
 
 TEST(TelegramDeliveryTest, ResumesAfterTheLastPieceTelegramConfirmed) {
