@@ -28,6 +28,9 @@ constexpr milliseconds kApiTimeout{30'000};          // getMe, sendMessage, send
 constexpr milliseconds kCoreAnswerTimeout{10'000};   // resend a submit / delivered after this
 constexpr milliseconds kSubscribeRetry{1'000};
 constexpr milliseconds kMaxWait{100};                // how often `stop` is looked at
+// Sends between two looks at the core and the poller: accepting new updates never
+// waits behind a long queue of replies.
+constexpr size_t kSendsPerRound = 4;
 constexpr size_t kMaxMessageBytes = 64 << 20;
 
 std::string Str(const Value* v) {
@@ -132,7 +135,7 @@ void ChannelLoop::Run() {
       // Subscribe() sets subscribe_retry_at_: an unanswered subscription is sent again.
       if (!subscribed_ && now >= subscribe_retry_at_) Subscribe();
       ResendStaleSubmits(now);
-      deliveries_->Serve(now);
+      deliveries_->Serve(now, kSendsPerRound);
       PublishHealth();
     }
   } catch (const std::exception& e) {

@@ -42,9 +42,10 @@ void DeliveryQueue::Add(int64_t turn_id, const std::string& chat_id, const std::
   entries_.push_back(std::move(e));
 }
 
-void DeliveryQueue::Serve(Time now) {
+void DeliveryQueue::Serve(Time now, size_t max_sends) {
+  sends_left_ = max_sends;
   std::set<std::string> blocked;
-  for (auto it = entries_.begin(); it != entries_.end();) {
+  for (auto it = entries_.begin(); it != entries_.end() && sends_left_ > 0;) {
     Entry& e = *it;
     if (blocked.count(e.chat_id)) {
       ++it;
@@ -74,6 +75,8 @@ bool DeliveryQueue::SendPieces(Entry& e, Time now) {
   size_t& done = e.done;
   while (done < e.pieces.size()) {
     if (stop_ != nullptr && stop_->load()) return false;
+    if (sends_left_ == 0) return false;  // still due: the next Serve() goes on
+    --sends_left_;
     const std::string parse_mode = e.plain ? "" : opt_.parse_mode;
     ApiReply r = send_(SendRequest{e.chat_id, e.pieces[done], done == 0 ? e.reply_to : "",
                                    e.thread_id, parse_mode});

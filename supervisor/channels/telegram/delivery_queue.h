@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -60,7 +61,10 @@ class DeliveryQueue {
   // `chat_id` empty: nothing to send, only to confirm.
   void Add(int64_t turn_id, const std::string& chat_id, const std::string& reply_to,
            const std::string& thread_id, const std::string& text, Time now);
-  void Serve(Time now);
+  // Sends at most `max_sends` messages (attempts, failed ones included), so that the
+  // caller's loop gets back to the core's messages and new updates between sends;
+  // what is left stays due (NextDue() says now).
+  void Serve(Time now, size_t max_sends = SIZE_MAX);
   // The core answered `delivered` request `req`. Returns the turn it confirmed (0 if
   // `req` is not one of ours); the turn is forgotten, also in BotState::sent.
   int64_t OnConfirmed(int64_t req);
@@ -97,6 +101,7 @@ class DeliveryQueue {
   const std::atomic<bool>* stop_;
   std::deque<Entry> entries_;
   uint32_t seed_ = 1;
+  size_t sends_left_ = 0;  // this Serve() call's budget
   int64_t messages_sent_ = 0;
   int64_t send_errors_ = 0;
 };

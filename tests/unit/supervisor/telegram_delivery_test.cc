@@ -110,6 +110,20 @@ TEST(TelegramDeliveryTest, AOnePieceReplyCostsNoStateWrite) {
   EXPECT_EQ(f.saves, 0);
 }
 
+TEST(TelegramDeliveryTest, ServeSendsNoMoreThanItsBudgetAndTheRestStaysDue) {
+  Fixture f;
+  f.q.Add(7, "42", "1001", "", ThreePieces(), f.clock.Now());
+  f.q.Add(8, "43", "", "", "other chat", f.clock.Now());
+  f.q.Serve(f.clock.Now(), 2);
+  EXPECT_EQ(f.sends.size(), 2u);
+  EXPECT_TRUE(f.confirms.empty());
+  EXPECT_EQ(f.q.NextDue(f.clock.Now(), seconds(1)), f.clock.Now());
+  f.q.Serve(f.clock.Now(), 2);
+  EXPECT_EQ(f.Texts().back(), "other chat");
+  EXPECT_EQ(f.sends[2].text, std::string(4000, 'c'));  // piece 3, not piece 1 again
+  EXPECT_EQ(f.confirms, (std::vector<int64_t>{7, 8}));
+}
+
 TEST(TelegramDeliveryTest, ResumesAfterTheLastPieceTelegramConfirmed) {
   Fixture f;
   f.state.sent[7] = 1;  // stored before a crash
