@@ -5,8 +5,9 @@ BUILD_TYPE ?= RelWithDebInfo
 # Warnings are errors in CI (CI=true), and wherever WERROR=ON is given.
 WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 LANEWAY_HOME ?= $(HOME)/.laneway
+PREFIX ?= /usr/local
 
-.PHONY: deps build run test bench clean format
+.PHONY: deps build run install uninstall test bench clean format
 
 deps:
 	bash scripts/install-deps.sh
@@ -17,6 +18,15 @@ build: deps
 
 run: build
 	LANEWAY_HOME=$(LANEWAY_HOME) $(BUILD)/bin/laneway up
+
+# Installs laneway, laneway-supervisor and laneway-worker into $(PREFIX)/bin and the
+# systemd unit and example config into $(PREFIX)/share/laneway.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+uninstall:
+	rm -f $(PREFIX)/bin/laneway $(PREFIX)/bin/laneway-supervisor $(PREFIX)/bin/laneway-worker
+	rm -rf $(PREFIX)/share/laneway
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300

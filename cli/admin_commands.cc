@@ -1,14 +1,19 @@
-// Operator commands: up, down, status, workers, sessions, kill/restart/cancel, reload.
+// Supervisor-wide commands: up, down, status, workers.
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
+#include "cli/access_check.h"
 #include "cli/args.h"
+#include "cli/call.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "common/config.h"
 #include "common/duration.h"
 #include "common/file_lock.h"
 #include "common/protocol.h"
@@ -19,7 +24,11 @@ using common::Value;
 
 namespace {
 
-constexpr auto kCallTimeout = std::chrono::seconds(10);
+// The supervisor's exit code for a start-up failure (docs/operations.md); `laneway
+// up` exits with the supervisor's codes, so its own start-up checks use it too.
+constexpr int kExitBadConfig = 3;
+constexpr int kExitAlreadyRunning = 4;
+constexpr int kExitStartupFailure = 5;
 
 std::string ExeDir() {
   char buf[PATH_MAX];
@@ -29,100 +38,26 @@ std::string ExeDir() {
   return p.substr(0, p.rfind('/'));
 }
 
-std::string Str(const Value& v, const char* key) {
-  const Value* f = v.Find(key);
-  if (f == nullptr || f->is_null()) return "-";
-  if (f->is_string()) return f->as_string();
-  if (f->is_int()) return std::to_string(f->as_int());
-  if (f->is_bool()) return f->as_bool() ? "yes" : "no";
-  return common::ToJson(*f);
-}
-
-std::string Age(const Value& v, const char* key) {
-  const Value* f = v.Find(key);
-  if (f == nullptr || !f->is_int()) return "-";
-  int64_t ms = f->as_int();
-  char buf[32];
-  if (ms < 1000)
-    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
-  else if (ms < 60000)
-    std::snprintf(buf, sizeof buf, "%.1fs", ms / 1000.0);
-  else if (ms < 3600000)
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
-                  static_cast<long long>(ms / 1000 % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3600000),
-                  static_cast<long long>(ms / 60000 % 60));
-  return buf;
-}
-
-// Parses args for a simple command; handles --help. Returns -1 to go on.
-int Simple(int argc, char** argv, const char* help, size_t positional, Args* args) {
-  std::string error;
-  if (!ParseArgs(argc, argv, 2, {}, {"--json", "--help"}, args, &error)) {
-    std::cerr << "laneway " << argv[1] << ": " << error << "\n" << help;
-    return kExitUsage;
-  }
-  if (args->Has("--help")) {
-    std::cout << help;
-    return kExitOk;
-  }
-  if (args->positional.size() != positional) {
-    std::cerr << "laneway " << argv[1] << ": wrong number of arguments\n" << help;
-    return kExitUsage;
-  }
-  return -1;
-}
-
-// Connects and makes one call; prints errors. Returns the reply's data or an exit code.
-int CallData(const std::string& type, Value request, Value* data) {
-  int code = 0;
-  std::unique_ptr<Client> client = ConnectOrReport(&code);
-  if (!client) return code;
-  auto reply = client->Call(std::move(request), kCallTimeout);
-  if (!reply.ok()) {
-    std::cerr << "laneway: " << reply.status().message() << "\n";
-    return kExitUnreachable;
-  }
-  if (common::MessageType(*reply) == common::msg::kError) {
-    std::cerr << "laneway " << type << ": " << reply->GetStringOr("error", "error").value() << "\n";
-    return kExitFailed;
-  }
-  const Value* d = reply->Find("data");
-  *data = d ? *d : Value();
-  return -1;
-}
-
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 constexpr const char* kUpHelp =
     "usage: laneway up [--config FILE]\n"
     "\n"
     "Runs the supervisor in the foreground (Ctrl-C or `laneway down` stops it gracefully).\n"
     "Without --config it reads $LANEWAY_HOME/laneway.toml if present, else runs the\n"
-    "built-in default: agent 'main' with the echo runner.\n";
+    "built-in default: agent 'main' with the echo runner.\n"
+    "\n"
+    "Exit codes: 0 stopped cleanly; 2 usage; 3 bad config; 4 another supervisor runs on\n"
+    "this LANEWAY_HOME; 5 start-up failure (permissions on LANEWAY_HOME, socket, journal,\n"
+    "worker binary; the message names the path).\n";
 constexpr const char* kDownHelp =
-    "usage: laneway down [--timeout DUR]\n"
+    "usage: laneway down [--timeout DUR] [--strict] [--json]\n"
     "\n"
     "Graceful shutdown: the supervisor stops accepting turns, lets running turns finish\n"
     "within drain_timeout, keeps queued turns in its journal for the next start, stops\n"
-    "its workers and exits. Waits until it is gone (default --timeout 2m).\n";
+    "its workers and exits. Waits until it is gone (default --timeout 2m).\n"
+    "\n"
+    "With no supervisor running it says so and exits 0, as there is nothing to stop;\n"
+    "with --strict it exits 3 instead. Exit code 1 if the supervisor is still draining\n"
+    "when --timeout passes.\n";
 constexpr const char* kStatusHelp =
     "usage: laneway status [--json]\n"
     "\n"
@@ -134,50 +69,66 @@ constexpr const char* kWorkersHelp =
     "One row per worker (and per parked session): session, pid, state\n"
     "(starting|idle|busy|stopping|parked), running turn and its age, queue depth,\n"
     "restarts, resident memory.\n";
-constexpr const char* kSessionsHelp =
-    "usage: laneway sessions [--json]\n"
-    "\n"
-    "Every session the supervisor knows: state, worker pid, queue depth, turns so far.\n";
-constexpr const char* kKillHelp =
-    "usage: laneway kill SESSION [--json]\n"
-    "\n"
-    "Ends the session's worker (its whole process group). Its running turn ends\n"
-    "'cancelled'; queued turns stay and run on a fresh worker.\n";
-constexpr const char* kRestartHelp =
-    "usage: laneway restart SESSION [--json]\n"
-    "\n"
-    "Ends the session's worker, clears its restart history (un-parks a parked session)\n"
-    "and starts a fresh worker.\n";
-constexpr const char* kCancelHelp =
-    "usage: laneway cancel SESSION [--json]\n"
-    "\n"
-    "Cancels the session's running turn (it ends 'cancelled'); queued turns go on.\n"
-    "The turn's processes are ended with its worker, and the next turn gets a fresh one.\n";
-constexpr const char* kReloadHelp =
-    "usage: laneway reload [--json]\n"
-    "\n"
-    "Re-reads the config the supervisor started with (as SIGHUP does). A valid config\n"
-    "applies all-or-nothing; keys that need a restart are listed. An invalid one is\n"
-    "refused with its error and the running config stays in force (exit code 1).\n";
 
 }  // namespace
 
-int CmdUp(int argc, char** argv) {
-  Args args;
+int ParseCommand(int argc, char** argv, const char* help, const std::set<std::string>& values,
+                 const std::set<std::string>& switches, size_t min_positional,
+                 size_t max_positional, const Output& out, Args* args) {
+  std::set<std::string> all_switches = switches;
+  all_switches.insert("--help");
   std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--config"}, {"--help"}, &args, &error) ||
-      !args.positional.empty()) {
-    std::cerr << "laneway up: " << (error.empty() ? "unexpected argument" : error) << "\n"
-              << kUpHelp;
-    return kExitUsage;
+  if (!ParseArgs(argc, argv, 2, values, all_switches, args, &error)) {
+    return out.Usage(error, help);
   }
-  if (args.Has("--help")) {
-    std::cout << kUpHelp;
+  if (args->Has("--help")) {
+    std::cout << help;
     return kExitOk;
+  }
+  if (args->positional.size() < min_positional || args->positional.size() > max_positional) {
+    if (args->positional.size() > max_positional) {
+      return out.Usage("unexpected argument '" + args->positional[max_positional] + "'", help);
+    }
+    return out.Usage("wrong number of arguments", help);
+  }
+  return -1;
+}
+
+int CmdUp(int argc, char** argv) {
+  Output out("up", false);
+  Args args;
+  if (int rc = ParseCommand(argc, argv, kUpHelp, {"--config"}, {}, 0, 0, out, &args); rc >= 0) {
+    return rc;
+  }
+  auto paths = common::ResolvePaths();
+  if (!paths.ok()) return out.Fail(kExitUsage, code::kNoHome, paths.status().message());
+  // The supervisor would fail on its first mkdir or open with a bare errno; say
+  // here which path refused which permission, and to whom.
+  if (auto problem = HomeProblem(paths->home)) {
+    return out.Fail(kExitStartupFailure, code::kPermissionDenied, *problem);
+  }
+  // The supervisor checks all of this again; checking here first means the errors
+  // an operator meets most name what they ran, `laneway up`.
+  if (auto holder = common::LockHolder(paths->instance_lock); holder.ok() && *holder > 0) {
+    return out.Fail(kExitAlreadyRunning, code::kAlreadyRunning,
+                    "a supervisor (pid " + std::to_string(*holder) + ") is already running on " +
+                        paths->home + "; stop it with `laneway down`");
+  }
+  std::string config_path = args.Get("--config").value_or("");
+  if (config_path.empty() && ::access(paths->config_file.c_str(), F_OK) == 0) {
+    config_path = paths->config_file;
+  }
+  if (!config_path.empty()) {
+    if (auto config = common::LoadConfigFile(config_path); !config.ok()) {
+      return out.Fail(kExitBadConfig, code::kBadConfig,
+                      "refusing to start: " + config.status().message());
+    }
   }
   std::string exe = ExeDir() + "/laneway-supervisor";
   if (const char* env = std::getenv("LANEWAY_SUPERVISOR_BIN"); env && *env) exe = env;
-  std::vector<std::string> argv_s = {exe};
+  // argv[0] "laneway up": the supervisor prefixes its messages with its argv[0],
+  // so what the user ran is what the errors name.
+  std::vector<std::string> argv_s = {"laneway up"};
   if (auto c = args.Get("--config")) {
     argv_s.push_back("--config");
     argv_s.push_back(*c);
@@ -186,36 +137,47 @@ int CmdUp(int argc, char** argv) {
   for (auto& s : argv_s) cargv.push_back(s.data());
   cargv.push_back(nullptr);
   ::execv(exe.c_str(), cargv.data());
-  std::perror(("laneway up: cannot run " + exe).c_str());
-  return kExitUnreachable;
+  return out.Fail(kExitStartupFailure, code::kStartFailed,
+                  "cannot run " + exe + ": " + std::strerror(errno));
 }
 
 int CmdDown(int argc, char** argv) {
+  Output out("down", WantsJson(argc, argv, 2));
   Args args;
-  std::string error;
-  if (!ParseArgs(argc, argv, 2, {"--timeout"}, {"--help"}, &args, &error) ||
-      !args.positional.empty()) {
-    std::cerr << "laneway down: " << (error.empty() ? "unexpected argument" : error) << "\n"
-              << kDownHelp;
-    return kExitUsage;
-  }
-  if (args.Has("--help")) {
-    std::cout << kDownHelp;
-    return kExitOk;
+  if (int rc = ParseCommand(argc, argv, kDownHelp, {"--timeout"}, {"--json", "--strict"}, 0, 0, out,
+                            &args);
+      rc >= 0) {
+    return rc;
   }
   auto timeout = common::Millis(std::chrono::minutes(2));
   if (auto t = args.Get("--timeout")) {
     auto d = common::ParseDuration(*t);
-    if (!d.ok()) {
-      std::cerr << "laneway down: --timeout: " << d.status().message() << "\n";
-      return kExitUsage;
-    }
+    if (!d.ok()) return out.Usage("--timeout: " + d.status().message(), nullptr);
     timeout = *d;
   }
-  Value data;
-  if (int rc = CallData("down", common::NewMessage(common::msg::kShutdown), &data); rc >= 0)
-    return rc;
   auto paths = common::ResolvePaths();
+  if (!paths.ok()) return out.Fail(kExitUsage, code::kNoHome, paths.status().message());
+  auto client = Client::Connect(*paths);
+  if (!client.ok()) {
+    Failure f = ConnectFailure(client.status());
+    if (f.code != code::kUnreachable || args.Has("--strict")) return out.Fail(f);
+    // Like `systemctl stop` of a stopped unit: the wanted state holds already.
+    if (out.json()) {
+      Value o = Value::MakeMap();
+      o.Set("stopped", true);
+      o.Set("was_running", false);
+      o.Set("home", paths->home);
+      out.Json(o);
+    } else {
+      std::cout << "laneway: no supervisor was running on " << paths->home << "; nothing to stop\n";
+    }
+    return kExitOk;
+  }
+  Value data;
+  if (int rc = CallOn(**client, out, common::NewMessage(common::msg::kShutdown), &data); rc >= 0) {
+    return rc;
+  }
+  const int64_t pid = data.GetIntOr("pid", 0).value();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto holder = common::LockHolder(paths->instance_lock);
   while (holder.ok() && *holder > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -223,22 +185,34 @@ int CmdDown(int argc, char** argv) {
     holder = common::LockHolder(paths->instance_lock);
   }
   if (holder.ok() && *holder > 0) {
-    std::cerr << "laneway down: the supervisor (pid " << *holder << ") is still draining after "
-              << common::FormatDuration(timeout) << "\n";
-    return kExitFailed;
+    return out.Fail(kExitFailed, code::kStillDraining,
+                    "the supervisor (pid " + std::to_string(*holder) +
+                        ") is still draining after " + common::FormatDuration(timeout));
   }
-  std::cout << "laneway: supervisor stopped\n";
+  if (out.json()) {
+    Value o = Value::MakeMap();
+    o.Set("stopped", true);
+    o.Set("was_running", true);
+    o.Set("home", paths->home);
+    o.Set("pid", pid);
+    out.Json(o);
+  } else {
+    std::cout << "laneway: supervisor stopped\n";
+  }
   return kExitOk;
 }
 
 int CmdStatus(int argc, char** argv) {
+  Output out("status", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = Simple(argc, argv, kStatusHelp, 0, &args); rc >= 0) return rc;
+  if (int rc = ParseCommand(argc, argv, kStatusHelp, {}, {"--json"}, 0, 0, out, &args); rc >= 0) {
+    return rc;
+  }
   Value s;
-  if (int rc = CallData("status", common::NewMessage(common::msg::kStatus), &s); rc >= 0) return rc;
+  if (int rc = CallData(out, common::NewMessage(common::msg::kStatus), &s); rc >= 0) return rc;
   const bool healthy = s.GetBoolOr("healthy", false).value();
-  if (args.Has("--json")) {
-    std::cout << common::ToJson(s) << "\n";
+  if (out.json()) {
+    out.Json(s);
     return healthy ? kExitOk : kExitFailed;
   }
   std::cout << "supervisor pid " << Str(s, "pid") << ", up " << Age(s, "uptime_ms") << ", "
@@ -277,18 +251,20 @@ int CmdStatus(int argc, char** argv) {
 }
 
 int CmdWorkers(int argc, char** argv) {
+  Output out("workers", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc = Simple(argc, argv, kWorkersHelp, 0, &args); rc >= 0) return rc;
-  Value rows;
-  if (int rc = CallData("workers", common::NewMessage(common::msg::kWorkers), &rows); rc >= 0)
+  if (int rc = ParseCommand(argc, argv, kWorkersHelp, {}, {"--json"}, 0, 0, out, &args); rc >= 0) {
     return rc;
-  if (args.Has("--json")) {
-    std::cout << common::ToJson(rows) << "\n";
+  }
+  Value rows;
+  if (int rc = CallData(out, common::NewMessage(common::msg::kWorkers), &rows); rc >= 0) return rc;
+  if (out.json()) {
+    out.Json(rows);
     return kExitOk;
   }
   std::vector<std::vector<std::string>> table = {
       {"SESSION", "PID", "STATE", "TURN", "TURN_AGE", "QUEUE", "RESTARTS", "RSS"}};
-  for (const Value& r : rows.as_array()) {
+  for (const Value& r : rows.is_array() ? rows.as_array() : Value::Array{}) {
     const Value* rss = r.Find("rss_kb");
     table.push_back({Str(r, "session"), Str(r, "pid"), Str(r, "state"), Str(r, "turn_id"),
                      Age(r, "turn_age_ms"), Str(r, "queue_depth"), Str(r, "restarts"),
@@ -299,75 +275,6 @@ int CmdWorkers(int argc, char** argv) {
     return kExitOk;
   }
   PrintTable(table);
-  return kExitOk;
-}
-
-int CmdSessions(int argc, char** argv) {
-  Args args;
-  if (int rc = Simple(argc, argv, kSessionsHelp, 0, &args); rc >= 0) return rc;
-  Value rows;
-  if (int rc = CallData("sessions", common::NewMessage(common::msg::kSessions), &rows); rc >= 0)
-    return rc;
-  if (args.Has("--json")) {
-    std::cout << common::ToJson(rows) << "\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> table = {
-      {"SESSION", "AGENT", "STATE", "PID", "QUEUE", "TURNS", "RESTARTS"}};
-  for (const Value& r : rows.as_array()) {
-    table.push_back({Str(r, "session"), Str(r, "agent"), Str(r, "state"), Str(r, "pid"),
-                     Str(r, "queue_depth"), Str(r, "turns_total"), Str(r, "restarts")});
-  }
-  if (table.size() == 1) {
-    std::cout << "no sessions yet\n";
-    return kExitOk;
-  }
-  PrintTable(table);
-  return kExitOk;
-}
-
-int CmdOperator(int argc, char** argv) {
-  const std::string cmd = argv[1];
-  const char* help = cmd == "kill" ? kKillHelp : cmd == "restart" ? kRestartHelp : kCancelHelp;
-  Args args;
-  if (int rc = Simple(argc, argv, help, 1, &args); rc >= 0) return rc;
-  Value req = common::NewMessage(cmd);
-  req.Set("session", args.positional[0]);
-  Value data;
-  if (int rc = CallData(cmd, std::move(req), &data); rc >= 0) return rc;
-  if (args.Has("--json")) {
-    std::cout << common::ToJson(data) << "\n";
-    return kExitOk;
-  }
-  if (cmd == "cancel") {
-    std::cout << "cancelled turn " << Str(data, "cancelled_turn") << " of " << Str(data, "session")
-              << "\n";
-  } else {
-    std::string pid = Str(data, "killed_pid");
-    std::cout << (pid == "-" ? "no worker was running for " : "killed worker " + pid + " of ")
-              << Str(data, "session") << "\n";
-    if (cmd == "restart") {
-      std::cout << (data.GetBoolOr("was_parked", false).value() ? "un-parked; " : "")
-                << "a fresh worker is starting\n";
-    }
-  }
-  return kExitOk;
-}
-
-int CmdReload(int argc, char** argv) {
-  Args args;
-  if (int rc = Simple(argc, argv, kReloadHelp, 0, &args); rc >= 0) return rc;
-  Value data;
-  if (int rc = CallData("reload", common::NewMessage(common::msg::kReload), &data); rc >= 0)
-    return rc;
-  if (args.Has("--json")) {
-    std::cout << common::ToJson(data) << "\n";
-    return kExitOk;
-  }
-  std::cout << "config reloaded from " << Str(data, "source") << "\n";
-  if (const Value* n = data.Find("needs_restart"); n && n->is_array() && !n->as_array().empty()) {
-    std::cout << "changed but needing a restart: " << common::ToJson(*n) << "\n";
-  }
   return kExitOk;
 }
 

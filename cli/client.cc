@@ -1,8 +1,11 @@
 #include "cli/client.h"
 
-#include <iostream>
+#include <unistd.h>
+
+#include <cstring>
 #include <zmq.hpp>
 
+#include "cli/access_check.h"
 #include "common/file_lock.h"
 #include "common/protocol.h"
 
@@ -15,6 +18,9 @@ using common::Value;
 struct Client::Impl {
   zmq::context_t ctx{1};
   zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+  // Connection events of `sock` (ZMQ_EVENT_DISCONNECTED), see WasDisconnected.
+  zmq::socket_t monitor{ctx, zmq::socket_type::pair};
+  bool monitoring = false;
 };
 
 Client::Client(common::Paths paths, std::unique_ptr<Impl> impl)
@@ -35,11 +41,30 @@ bool Client::SupervisorAlive() const {
 Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
   // ZeroMQ connects lazily and would queue our request forever for a socket
   // nobody listens on; the instance lock tells at once whether anyone is there.
+  // A lock we may not read says nothing about that: name the permission instead.
+  if (auto p = AccessProblem(paths.instance_lock, R_OK)) return Status::FailedPrecondition(*p);
   auto holder = common::LockHolder(paths.instance_lock);
-  if (!holder.ok() || *holder == 0) return Status::Unavailable(UnreachableHint(paths));
+  if (!holder.ok()) {
+    return Status::FailedPrecondition("cannot tell whether a supervisor runs on " + paths.home +
+                                      ": " + holder.status().message());
+  }
+  if (*holder == 0) return Status::Unavailable(UnreachableHint(paths));
+  // Connecting to a unix socket needs write permission on it; ZeroMQ would retry
+  // in the background forever and the request would just time out.
+  if (auto p = AccessProblem(paths.control_socket, W_OK)) {
+    return Status::FailedPrecondition(*p);
+  }
   auto impl = std::make_unique<Impl>();
   try {
     impl->sock.set(zmq::sockopt::linger, 0);
+    // The supervisor closes a connection that sends a frame past its hard bound
+    // (ZMQ_MAXMSGSIZE) without a word; watching for that lets the CLI say so.
+    if (zmq_socket_monitor(impl->sock.handle(), "inproc://laneway-cli-monitor",
+                           ZMQ_EVENT_DISCONNECTED) == 0) {
+      impl->monitor.set(zmq::sockopt::linger, 0);
+      impl->monitor.connect("inproc://laneway-cli-monitor");
+      impl->monitoring = true;
+    }
     impl->sock.connect(paths.control_endpoint());
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot connect to " + paths.control_endpoint() + ": " + e.what());
@@ -47,17 +72,22 @@ Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
   return std::unique_ptr<Client>(new Client(paths, std::move(impl)));
 }
 
-std::unique_ptr<Client> ConnectOrReport(int* exit_code) {
+Failure ConnectFailure(const Status& st) {
+  if (st.code() == Status::Code::kFailedPrecondition) {
+    return {kExitUnreachable, code::kPermissionDenied, st.message()};
+  }
+  return {kExitUnreachable, code::kUnreachable, st.message()};
+}
+
+std::unique_ptr<Client> ConnectOrReport(const Output& out, int* exit_code) {
   auto paths = common::ResolvePaths();
   if (!paths.ok()) {
-    std::cerr << "laneway: " << paths.status().message() << "\n";
-    *exit_code = kExitUsage;
+    *exit_code = out.Fail(kExitUsage, code::kNoHome, paths.status().message());
     return nullptr;
   }
   auto client = Client::Connect(*paths);
   if (!client.ok()) {
-    std::cerr << "laneway: " << client.status().message() << "\n";
-    *exit_code = kExitUnreachable;
+    *exit_code = out.Fail(ConnectFailure(client.status()));
     return nullptr;
   }
   return std::move(client).value();
@@ -67,6 +97,7 @@ Result<int64_t> Client::Send(Value request) {
   const int64_t id = next_id_++;
   request.Set("id", id);
   std::string bytes = common::EncodeMessage(request);
+  last_request_bytes_ = bytes.size();
   try {
     if (!impl_->sock.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
       return Status::Unavailable("the supervisor is not accepting requests");
@@ -89,6 +120,32 @@ Result<Value> Client::Receive(std::chrono::milliseconds timeout) {
   }
 }
 
+bool Client::WasDisconnected() {
+  if (!impl_->monitoring) return false;
+  bool disconnected = false;
+  try {
+    zmq::message_t event;
+    while (impl_->monitor.recv(event, zmq::recv_flags::dontwait)) {
+      if (event.size() >= 2) {
+        uint16_t id;
+        std::memcpy(&id, event.data(), sizeof id);
+        disconnected |= id == ZMQ_EVENT_DISCONNECTED;
+      }
+      zmq::message_t address;  // every event is two frames
+      if (event.more()) (void)impl_->monitor.recv(address, zmq::recv_flags::dontwait);
+    }
+  } catch (const zmq::error_t&) {
+  }
+  return disconnected;
+}
+
+bool Client::Answers(const Value& m, int64_t req) {
+  auto rid = m.GetIntOr("id", 0);
+  if (!rid.ok()) return false;
+  if (*rid == req) return true;
+  return *rid == 0 && common::MessageType(m) == common::msg::kError;
+}
+
 Result<Value> Client::Call(Value request, std::chrono::milliseconds timeout) {
   auto id = Send(std::move(request));
   if (!id.ok()) return id.status();
@@ -105,8 +162,7 @@ Result<Value> Client::Call(Value request, std::chrono::milliseconds timeout) {
       if (m.status().message() == "timeout") continue;
       return m.status();
     }
-    auto rid = m->GetIntOr("id", 0);
-    if (rid.ok() && *rid == *id) return m;
+    if (Answers(*m, *id)) return m;
   }
 }
 

@@ -55,7 +55,9 @@ LogLine::LogLine(LogLevel level, std::string_view event) : enabled_(level >= g_m
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
   std::tm tm;
   gmtime_r(&secs, &tm);
-  char ts[40];
+  // Sized for the widest the fields could be (int ranges), so the format cannot
+  // truncate: the compiler proves it (-Wformat-truncation).
+  char ts[96];
   std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   line_.reserve(160);

@@ -410,6 +410,8 @@ Value ControlService::StatusView() const {
   j.Set("truncated_bytes", c.journal_truncated_bytes);
   v.Set("journal", std::move(j));
   v.Set("counters", CountersView(c));
+  // How a worker's descendants are made to end with it (docs/operations.md).
+  v.Set("containment", "process_group+subreaper_sweep");
   if (core_.options().channel_states) v.Set("channels", core_.options().channel_states());
   return v;
 }

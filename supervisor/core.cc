@@ -109,6 +109,8 @@ void Core::EndIteration() {
 void Core::Finish() { ledger_->Finish(); }
 
 void Core::Housekeeping() {
+  pool_->Housekeeping();
+  if (opt_.orphan_sweep) opt_.orphan_sweep();
   sessions_->Housekeeping();
   ledger_->Housekeeping();
 }
@@ -212,6 +214,9 @@ common::Result<Value> Core::Reload() {
                                          : common::LoadConfigFile(opt_.config_path);
   if (loaded.ok()) {
     if (auto st = CheckRunnersAvailable(*loaded); !st.ok()) loaded = st;
+  }
+  if (loaded.ok()) {
+    if (auto st = CheckAgentCommands(*loaded); !st.ok()) loaded = st;
   }
   if (!loaded.ok()) {
     LogLine(LogLevel::kError, "reload_refused").Kv("error", loaded.status().message());

@@ -81,6 +81,9 @@ class Core {
     pid_t supervisor_pid = 0;             // passed to workers (their parent check)
     // The front doors' state for `status` (the loop owns the channels); optional.
     std::function<common::Value()> channel_states;
+    // Kills live processes re-parented to the supervisor that are not its workers
+    // (the loop's; unit tests leave it empty).
+    std::function<void()> orphan_sweep;
   };
 
   explicit Core(Options options);

@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   if (config.ok()) {
     if (auto st = supervisor::CheckRunnersAvailable(*config); !st.ok()) config = st;
   }
+  if (config.ok()) {
+    if (auto st = supervisor::CheckAgentCommands(*config); !st.ok()) config = st;
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "laneway-supervisor: refusing to start: %s\n",
                  config.status().message().c_str());

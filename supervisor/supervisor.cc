@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <signal.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -9,11 +10,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <zmq.hpp>
 
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/worker_pool.h"
 
 namespace laneway::supervisor {
 
@@ -34,6 +37,37 @@ void ConfigureRouter(zmq::socket_t& s, uint32_t max_message_bytes) {
   s.set(zmq::sockopt::sndhwm, 100000);
   s.set(zmq::sockopt::rcvhwm, 100000);
   s.set(zmq::sockopt::linger, 0);
+}
+
+// Our direct children, from /proc/self/task/*/children (the kernel's own list; a
+// subreaper's adopted orphans appear there too).
+std::vector<pid_t> ChildPids() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc/self/task");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + e->d_name + "/children";
+    FILE* f = std::fopen(path.c_str(), "re");
+    if (f == nullptr) continue;
+    long pid = 0;
+    while (std::fscanf(f, "%ld", &pid) == 1) out.push_back(static_cast<pid_t>(pid));
+    std::fclose(f);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string CommandOf(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return "";
+  char buf[64] = {0};
+  if (std::fgets(buf, sizeof buf, f) == nullptr) buf[0] = 0;
+  std::fclose(f);
+  std::string s(buf);
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
 }
 
 }  // namespace
@@ -159,6 +193,22 @@ Status Supervisor::Start(int* exit_code) {
   co.spawner = &spawner_;
   co.transport = impl_.get();
   co.supervisor_pid = ::getpid();
+  // The supervisor is a child subreaper: every process re-parented to it that is not
+  // a worker escaped a worker's process group (a `setsid` daemon of an agent
+  // command). It has no business outliving its worker: kill it and its group.
+  co.orphan_sweep = [this] {
+    for (pid_t pid : ChildPids()) {
+      if (core_->pool().IsWorkerPid(pid)) continue;
+      const std::string comm = CommandOf(pid);
+      if (comm.empty()) continue;  // gone, or a zombie about to be reaped
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      LogLine(LogLevel::kWarn, "orphan_killed")
+          .Kv("pid", static_cast<int64_t>(pid))
+          .Kv("command", comm)
+          .Kv("reason", "escaped_worker_group");
+    }
+  };
   co.channel_states = [this] {
     common::Value v = common::Value::MakeArray();
     for (const auto& ch : channels_) v.Push(ch->State());

@@ -37,6 +37,9 @@ inline constexpr int kExitStartup = 5;
 // Checks what the config parser cannot know: that this build has every agent's
 // runner. "<source>: agents.<id>.runner: ..." on failure.
 common::Status CheckRunnersAvailable(const common::Config& config);
+// Every exec agent's command[0] resolves to an executable (a path, or a name on
+// PATH). "<source>: agents.<id>.command[0]: ... is not executable (...)" otherwise.
+common::Status CheckAgentCommands(const common::Config& config);
 
 class Supervisor {
  public:

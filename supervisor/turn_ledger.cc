@@ -281,12 +281,13 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
   r.status = common::TurnStatusName(status);
   r.text = text;
   journal_->Append(r);
-  if (status != TurnStatus::kReplied) {
-    LogLine(LogLevel::kInfo, "turn_ended")
-        .Kv("session", t.session)
+  {
+    LogLine line(LogLevel::kInfo, "turn_ended");
+    line.Kv("session", t.session)
         .Kv("turn", id)
         .Kv("status", common::TurnStatusName(status))
-        .Kv("error", text);
+        .Kv("duration_ms", core_.clock().UnixMillis() - t.accepted_unix_ms);
+    if (status != TurnStatus::kReplied) line.Kv("error", text);
   }
   for (const Waiter& w : t.waiters) SendOutcome(w, t);
   waiting_clients_ -= t.waiters.size();

@@ -197,17 +197,14 @@ void WorkerPool::Interpret(const Event& ev) {
       f.detail = ev.detail;
       text = TurnEndText(e, t, f);
     }
-    const int64_t ran_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - w.turn_started).count();
-    for (uint64_t id : batch.turn_ids) {
-      core_.ledger().End(id, status, text);
-      LogLine(LogLevel::kInfo, "turn_finished")
+    if (w.stuck_reported) {
+      w.stuck_reported = false;
+      LogLine(LogLevel::kInfo, "session_unstuck")
           .Kv("session", w.session)
-          .Kv("turn", id)
-          .Kv("status", common::TurnStatusName(status))
-          .Kv("duration_ms", ran_ms)
-          .Kv("pid", static_cast<int64_t>(w.pid));
+          .Kv("turn", batch.turn_ids.front())
+          .Kv("status", common::TurnStatusName(status));
     }
+    for (uint64_t id : batch.turn_ids) core_.ledger().End(id, status, text);
   }
   if ((t.actions & kRequeueTurn) && w.running && s) {
     core_.sessions().PutBack(*s, std::move(*w.running));
@@ -460,6 +457,25 @@ void WorkerPool::OnTimer(const Timer& t) {
       break;
   }
 }
+
+void WorkerPool::Housekeeping() {
+  const auto now = core_.clock().Now();
+  const auto stuck_after = core_.config().supervisor.stuck_after;
+  for (auto& [id, w] : workers_) {
+    if (w.state != WorkerState::kBusy || w.stuck_reported || !w.running) continue;
+    if (now - w.turn_started < stuck_after) continue;
+    w.stuck_reported = true;
+    LogLine(LogLevel::kWarn, "session_stuck")
+        .Kv("session", w.session)
+        .Kv("turn", w.running->turn_ids.front())
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("turn_age_ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - w.turn_started).count())
+        .Kv("stuck_after_ms", static_cast<int64_t>(stuck_after.count()));
+  }
+}
+
+bool WorkerPool::IsWorkerPid(pid_t pid) const { return by_pid_.count(pid) > 0; }
 
 void WorkerPool::ArmTimer(Worker& w, TimerKind kind, common::SteadyTime when) {
   bool& armed = kind == TimerKind::kRunDeadline ? w.run_timer_armed : w.idle_timer_armed;

@@ -43,6 +43,9 @@ class WorkerPool {
   // names who asked in kill logs ("operator", "interrupt").
   void Apply(uint64_t id, WorkerEvent e, const std::string& detail = "",
              const common::Value* msg = nullptr, const char* kill_reason = nullptr);
+  // Once a second: warns (once) about turns running past stuck_after.
+  void Housekeeping();
+  bool IsWorkerPid(pid_t pid) const;
   // Stops up to `n` idle workers whose sessions have nothing queued.
   void StopIdle(size_t n);
   // Shutdown: stop idle and starting workers; with `busy_too` (drain_timeout

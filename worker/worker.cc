@@ -180,7 +180,8 @@ void WorkerLoop::FinishTurn() {
   const size_t limit = o_.max_message_bytes > 8192 ? o_.max_message_bytes - 4096 : 4096;
   if (output_.ok && output_.text.size() > limit) {
     output_ = {false, "reply of " + std::to_string(output_.text.size()) +
-                          " bytes exceeds max_message_bytes"};
+                          " bytes exceeds max_message_bytes",
+               {}};
   }
   Value line = Value::MakeMap();
   line.Set("ts", NowUnixMs());

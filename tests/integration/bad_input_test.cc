@@ -126,7 +126,7 @@ TEST(BadInputTest, UnknownAgentEmptyMessageAndForeignSessionKeyAreRejectedAtOnce
   EXPECT_TRUE(Contains(unknown.err, "rejected: unknown agent 'ghost' (configured: main)"))
       << unknown.err;
   CliResult empty = RunCli(home, {"agent", "--agent", "main", "--message", ""});
-  EXPECT_EQ(empty.code, 1);
+  EXPECT_EQ(empty.code, 2);  // a usage error (issue 13), refused before it is sent
   EXPECT_TRUE(Contains(empty.err, "message is empty")) << empty.err;
   CliResult foreign =
       RunCli(home, {"agent", "--agent", "main", "--session", "agent:other:x", "--message", "hi"});

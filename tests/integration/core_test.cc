@@ -293,7 +293,9 @@ TEST(CoreTest, FinishedTurnsAreRememberedWithinAByteBudget) {
       auto m = (*client)->Receive(std::chrono::seconds(30));
       ASSERT_TRUE(m.ok());
       done = common::MessageType(*m) == common::msg::kOutcome;
-      if (done) EXPECT_EQ(StrField(*m, "status"), "replied");
+      if (done) {
+        EXPECT_EQ(StrField(*m, "status"), "replied");
+      }
     }
   }
   CliResult first = RunCli(home, {"wait", "1"});

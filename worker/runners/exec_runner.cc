@@ -1,5 +1,6 @@
 #include "worker/runners/exec_runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <boost/process/extend.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 namespace laneway::worker {
@@ -30,6 +32,21 @@ struct CloseInherited : bp::extend::handler {
 };
 
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// SIGKILL to every process of this worker's process group but the worker itself.
+void KillGroupLeftovers() {
+  const pid_t self = ::getpid();
+  const pid_t group = ::getpgrp();
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0 || pid == self) continue;
+    if (::getpgid(static_cast<pid_t>(pid)) == group) ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+  ::closedir(d);
+}
 
 std::string Tail(const std::string& s, size_t n) {
   return s.size() <= n ? s : "..." + s.substr(s.size() - n);
@@ -140,9 +157,14 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
         }
       }
     }
+    const bool pipes_held = out_fd >= 0 || err_fd >= 0;  // someone else still has them
     close_fd(in_fd);
     close_fd(out_fd);
     close_fd(err_fd);
+    // Whatever the command left running in our process group (it is ours: the
+    // command does not get a group of its own, so that the supervisor's kill of the
+    // group reaches it) ends with the turn.
+    if (pipes_held) KillGroupLeftovers();
     if (!exited) {
       while (::waitpid(child.id(), &status, 0) < 0 && errno == EINTR) {
       }
