@@ -348,10 +348,6 @@ int CmdWait(int argc, char** argv) {
     return out.Usage("TURN_ID must be a positive integer, not '" + args.positional[0] + "'",
                      kWaitHelp);
   }
-  Value deliver = Value::MakeMap();  // origin (and default session) of --deliver
-  if (std::string error; !ApplyDeliver(args, *agent, &deliver, &error)) {
-    return out.Usage(error, kAgentHelp);
-  }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, out, &deadline)) return kExitUsage;
   int code = 0;
