@@ -34,8 +34,10 @@ bool ApplyDeliver(const Args& args, const std::string& agent, common::Value* req
     }
     return true;
   }
+  if (!channel && !to) return true;  // the reply is printed here only (compatibility)
   if (!channel || !to) {
-    *error = "--deliver needs --channel KIND and --to CHAT_ID (e.g. --channel telegram --to 42)";
+    *error = "--deliver to a chat needs both --channel KIND and --to CHAT_ID "
+             "(e.g. --channel telegram --to 42)";
     return false;
   }
   if (!IsKind(*channel)) {

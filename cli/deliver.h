@@ -17,9 +17,10 @@ inline constexpr const char* kDeliverChannelFlag = "--channel";
 inline constexpr const char* kDeliverToFlag = "--to";
 
 // Sets request["origin"] (and, without --session, the chat's own session
-// agent:<agent>:<channel>:<chat_id>) when --deliver is given. False with *error
-// for a usage error: --deliver without --channel/--to, --channel/--to without
-// --deliver, or a chat id that is not an integer.
+// agent:<agent>:<channel>:<chat_id>) when --deliver comes with --channel and --to.
+// --deliver alone is accepted as before (the reply is only printed). False with
+// *error for a usage error: only one of --channel/--to, either without --deliver,
+// a bad kind, or a chat id that is not an integer.
 bool ApplyDeliver(const Args& args, const std::string& agent, common::Value* request,
                   std::string* error);
 

@@ -158,11 +158,18 @@ TEST(TelegramConversationTest, DeliverSendsACliTurnsOutcomeToTheChat) {
   EXPECT_TRUE(sent[0]["reply_to"].is_null());
   EXPECT_TRUE(WaitForWorker(home, "agent:main:telegram:77", ""));
 
-  CliResult bad = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver"});
-  EXPECT_EQ(bad.code, 2);
+  CliResult alone = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver"});
+  EXPECT_EQ(alone.code, 0) << alone.err;  // as before: printed here, sent nowhere
+  CliResult half = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver",
+                                 "--channel", "telegram"});
+  EXPECT_EQ(half.code, 2);
+  CliResult no_deliver =
+      RunCli(home, {"agent", "--agent", "main", "--message", "x", "--to", "77"});
+  EXPECT_EQ(no_deliver.code, 2);
   CliResult bad_to = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver",
                                    "--channel", "telegram", "--to", "abc"});
   EXPECT_EQ(bad_to.code, 2);
+  EXPECT_EQ(tg.Sent().size(), 1u);  // none of these reached the chat
 }
 
 TEST(TelegramConversationTest, AFailedTurnGetsAShortMessage) {
