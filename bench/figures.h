@@ -14,6 +14,7 @@ void RunControl();     // control_figures.cc
 void RunMemory();      // control_figures.cc
 void RunDurable();     // durable_figures.cc
 void RunJournal();     // durable_figures.cc
+void RunOpenAi();      // openai_figures.cc
 
 }  // namespace laneway::bench
 

@@ -23,7 +23,7 @@ constexpr Figure kFigures[] = {
     {"cold", laneway::bench::RunCold},       {"burst", laneway::bench::RunBurst},
     {"timeout", laneway::bench::RunTimeout}, {"control", laneway::bench::RunControl},
     {"memory", laneway::bench::RunMemory},   {"durable", laneway::bench::RunDurable},
-    {"journal", laneway::bench::RunJournal},
+    {"journal", laneway::bench::RunJournal}, {"openai", laneway::bench::RunOpenAi},
 };
 
 int RunOne(const Figure& f) {

@@ -21,11 +21,11 @@ export LANEWAY_BENCH_BIN="$bin"
 
 figures=("$@")
 if [ ${#figures[@]} -eq 0 ]; then
-  figures=(warm throughput cold burst timeout control memory durable journal)
+  figures=(warm throughput cold burst timeout control memory durable journal openai)
 fi
 # Seconds each figure may take; typical runs take a fraction of this.
 declare -A limit=([warm]=60 [throughput]=60 [cold]=60 [burst]=90 [timeout]=60
-                  [control]=90 [memory]=60 [durable]=60 [journal]=30)
+                  [control]=90 [memory]=60 [durable]=60 [journal]=30 [openai]=90)
 
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT

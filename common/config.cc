@@ -222,7 +222,24 @@ const Field<AC> kAgentFields[] = {
     {"run_timeout", &AC::run_timeout},           {"kill_grace", &AC::kill_grace},
     {"max_queue", &AC::max_queue, 1, 1'000'000}, {"retry_on_restart", &AC::retry_on_restart},
     {"max_attempts", &AC::max_attempts, 1, 100},
+    {"max_completion_tokens", &AC::max_completion_tokens, 1, 10'000'000},
+    {"history_turns", &AC::history_turns, 0, 10'000},
+    {"history_bytes", &AC::history_bytes, 0, 64 << 20},
+    {"connect_timeout", &AC::connect_timeout},
+    {"idle_timeout", &AC::idle_timeout},
 };
+
+// Keys that only the openai runner reads (docs/openai.md).
+constexpr std::string_view kOpenAiKeys[] = {
+    "base_url",      "model",         "api_key_env",        "api_key_file",
+    "system_prompt", "system_prompt_file", "max_completion_tokens", "temperature",
+    "history_turns", "history_bytes", "connect_timeout",    "idle_timeout",
+    "fallback_models", "headers",
+};
+
+bool IsOpenAiKey(std::string_view name) {
+  return std::find(std::begin(kOpenAiKeys), std::end(kOpenAiKeys), name) != std::end(kOpenAiKeys);
+}
 
 // Applies `node` to the field named `name`; false if no such field.
 template <typename Cfg, size_t N>
@@ -314,6 +331,150 @@ void ReadCommand(const toml::node& node, const std::string& key, Checker& c, Age
   }
 }
 
+bool IsValidEnvName(std::string_view name);
+void ReadValidated(const toml::node& node, const std::string& key, bool (*valid)(std::string_view),
+                   const char* what, const char* expected, Checker& c, std::string& out);
+
+bool IsValidBaseUrl(std::string_view url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.substr(0, scheme.size()) != scheme) continue;
+    std::string_view rest = url.substr(scheme.size());
+    if (rest.empty() || rest.front() == '/') return false;
+    for (char ch : rest) {
+      if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool IsNonEmpty(std::string_view s) { return !s.empty(); }
+
+// An HTTP field name: RFC 9110 token characters.
+bool IsHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char ch : name) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? char(ch - 'A' + 'a') : ch; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+void ReadStringList(const toml::node& node, const std::string& key, Checker& c,
+                    std::vector<std::string>& out) {
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr) {
+    c.WrongType(node, key, "an array of strings");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& elem = *arr->get(i);
+    std::string elem_key = key + "[" + std::to_string(i) + "]";
+    auto s = ReadString(elem, elem_key, c);
+    if (!s) continue;
+    if (s->empty()) {
+      c.Fail(elem, elem_key, "must not be empty");
+      continue;
+    }
+    out.emplace_back(*s);
+  }
+}
+
+void ReadHeaders(const toml::node& node, const std::string& key, Checker& c, AgentConfig& a) {
+  const toml::table* t = ReadTable(node, key, c);
+  if (t == nullptr) return;
+  for (auto&& [k, value] : *t) {
+    std::string hkey = Join(key, k.str());
+    if (!IsHeaderName(k.str())) {
+      c.Fail(value, hkey, "bad header name " + Quote(k.str()));
+      continue;
+    }
+    for (std::string_view reserved : {"Authorization", "Content-Type", "Content-Length", "Host",
+                                      "Transfer-Encoding"}) {
+      if (EqualsNoCase(k.str(), reserved)) {
+        c.Fail(value, hkey,
+               std::string(reserved) + " is set by the runner" +
+                   (reserved == "Authorization" ? " (use api_key_env or api_key_file)" : ""));
+      }
+    }
+    auto v = ReadString(value, hkey, c);
+    if (!v) continue;
+    if (v->find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+      c.Fail(value, hkey, "header value must not contain CR, LF or NUL");
+      continue;
+    }
+    a.headers[std::string(k.str())] = std::string(*v);
+  }
+}
+
+// The openai runner's keys that the Field table cannot express.
+bool ReadOpenAiKey(std::string_view name, const toml::node& node, const std::string& key,
+                   Checker& c, AgentConfig& a) {
+  auto plain = [&](std::string& out) {
+    if (auto v = ReadString(node, key, c)) out = std::string(*v);
+  };
+  auto non_empty = [&](std::string& out) {
+    ReadValidated(node, key, IsNonEmpty, "empty value", "expected a non-empty string", c, out);
+  };
+  if (name == "base_url") {
+    ReadValidated(node, key, IsValidBaseUrl, "bad base_url",
+                  "expected http:// or https:// and a host, e.g. \"http://127.0.0.1:11434/v1\"",
+                  c, a.base_url);
+  } else if (name == "model" || name == "api_key_file" || name == "system_prompt_file") {
+    non_empty(name == "model" ? a.model : name == "api_key_file" ? a.api_key_file
+                                                                  : a.system_prompt_file);
+  } else if (name == "api_key_env") {
+    ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
+                  "expected letters, digits and _, not starting with a digit", c, a.api_key_env);
+  } else if (name == "system_prompt") {
+    plain(a.system_prompt);
+  } else if (name == "temperature") {
+    std::optional<double> v;
+    if (const auto* f = node.as_floating_point()) v = f->get();
+    if (const auto* i = node.as_integer()) v = static_cast<double>(i->get());
+    if (!v) {
+      c.WrongType(node, key, "a number");
+    } else if (!(*v >= 0.0 && *v <= 2.0)) {
+      c.Fail(node, key, "out of range (expected 0 to 2)");
+    } else {
+      a.temperature = *v;
+    }
+  } else if (name == "fallback_models") {
+    ReadStringList(node, key, c, a.fallback_models);
+  } else if (name == "headers") {
+    ReadHeaders(node, key, c, a);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Rules of runner = "openai": what it needs, what may not go together.
+void CheckOpenAi(const toml::table& t, const std::string& prefix, Checker& c) {
+  for (const char* required : {"base_url", "model"}) {
+    if (!t.contains(required)) {
+      c.Fail(t, prefix + "." + required, "missing (required for runner = openai)");
+    }
+  }
+  for (auto [a, b] : {std::pair{"api_key_env", "api_key_file"},
+                      std::pair{"system_prompt", "system_prompt_file"}}) {
+    if (t.contains(a) && t.contains(b)) {
+      c.Fail(*t.get(b), prefix + "." + b,
+             std::string("give either ") + a + " or " + b + ", not both");
+    }
+  }
+}
+
 void ReadAgent(std::string_view id, const toml::table& t, Checker& c, AgentConfig& a) {
   std::string prefix = Join("agents", id);
   a.id = std::string(id);
@@ -327,7 +488,8 @@ void ReadAgent(std::string_view id, const toml::table& t, Checker& c, AgentConfi
                a.queue_mode);
     } else if (k.str() == "command") {
       ReadCommand(node, key, c, a);
-    } else if (!ApplyField(kAgentFields, k.str(), node, key, c, a)) {
+    } else if (!ReadOpenAiKey(k.str(), node, key, c, a) &&
+               !ApplyField(kAgentFields, k.str(), node, key, c, a)) {
       c.Fail(node, key, "unknown key");
     }
   }
@@ -346,6 +508,17 @@ void ReadAgent(std::string_view id, const toml::table& t, Checker& c, AgentConfi
   } else if (command != nullptr) {
     c.Fail(*command, command_key,
            std::string("command is only for runner = exec (this agent's runner is ") +
+               RunnerKindName(a.runner) + ")");
+  }
+  if (!runner_ok) return;
+  if (a.runner == RunnerKind::kOpenAi) {
+    CheckOpenAi(t, prefix, c);
+    return;
+  }
+  for (auto&& [k, node] : t) {
+    if (!IsOpenAiKey(k.str())) continue;
+    c.Fail(node, Join(prefix, k.str()),
+           std::string("only for runner = openai (this agent's runner is ") +
                RunnerKindName(a.runner) + ")");
   }
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,23 @@ struct AgentConfig {
   uint32_t max_queue = 100;       // queued turns per session (1..1000000)
   bool retry_on_restart = false;  // re-run a turn that was running when the supervisor died
   uint32_t max_attempts = 3;      // worker-killing failures before a turn is 'poison' (1..100)
+
+  // runner = "openai" only (docs/openai.md). Secrets never live here: api_key_env
+  // and api_key_file say where the worker finds the key.
+  std::string base_url;  // required, http:// or https://, e.g. "http://127.0.0.1:11434/v1"
+  std::string model;     // required
+  std::string api_key_env;   // at most one of api_key_env / api_key_file
+  std::string api_key_file;
+  std::string system_prompt;  // at most one of system_prompt / system_prompt_file
+  std::string system_prompt_file;
+  uint32_t max_completion_tokens = 0;  // 0 = not sent
+  std::optional<double> temperature;   // 0..2, not sent when unset
+  uint32_t history_turns = 20;          // exchanges replayed (0..10000)
+  uint32_t history_bytes = 256 << 10;   // bytes of replayed text (0..64 MiB)
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // no byte this long
+  std::vector<std::string> fallback_models;
+  std::map<std::string, std::string> headers;  // extra request headers
 
   bool operator==(const AgentConfig&) const = default;
 };

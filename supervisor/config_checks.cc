@@ -27,9 +27,11 @@ std::string Resolve(const std::string& program, std::string* why) {
   while (start <= dirs.size()) {
     size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + program;
+    // Built by appending: g++ 12's -Wrestrict misfires on `a + "/" + b` and on
+    // assigning a literal to a substring here.
+    std::string candidate(end > start ? dirs.data() + start : ".", end > start ? end - start : 1);
+    candidate += '/';
+    candidate += program;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     start = end + 1;
   }

@@ -276,7 +276,7 @@ void WorkerPool::SendRun(Worker& w, Session* s) {
     core_.ledger().NoteStart(*turn);
     if (!text.empty()) text += "\n\n";
     text += turn->message;
-    ids.Push(id);
+    ids.as_array().emplace_back(id);  // in place: g++ 12 warns on a moved variant here
     LogLine(LogLevel::kInfo, "turn_started")
         .Kv("session", w.session)
         .Kv("turn", id)

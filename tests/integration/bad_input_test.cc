@@ -178,7 +178,7 @@ TEST(BadInputTest, BadConfigRefusesToStartNamingFileLineAndKey) {
   SupervisorProcess openai(home);
   EXPECT_EQ(openai.RunToExit(), 3);
   EXPECT_TRUE(
-      Contains(openai.Log(), "agents.main.runner: the openai runner is not part of this build"))
+      Contains(openai.Log(), "agents.main.base_url: missing (required for runner = openai)"))
       << openai.Log();
   SupervisorProcess missing(home);
   EXPECT_EQ(missing.RunToExit({"--config", home.path() + "/nope.toml"}), 3);

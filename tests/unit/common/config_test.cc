@@ -71,6 +71,8 @@ max_attempts = 5
 
 [agents.helper-2]
 runner = "openai"
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
 queue_mode = "interrupt"
 
 [channels.http]
@@ -109,6 +111,7 @@ token_env = "MY_TOKEN"
   ASSERT_NE(helper, nullptr);
   EXPECT_EQ(helper->runner, RunnerKind::kOpenAi);
   EXPECT_EQ(helper->queue_mode, QueueMode::kInterrupt);
+  EXPECT_EQ(helper->model, "llama3.2");
 
   EXPECT_TRUE(cfg.channels.http.enabled);
   EXPECT_EQ(cfg.channels.http.listen, "0.0.0.0:8080");
@@ -194,7 +197,7 @@ TEST(ConfigTest, RejectsUnknownKeyNamingFileLineAndKey) {
 
 TEST(ConfigTest, RejectsUnknownKeyInAgent) {
   EXPECT_EQ(
-      ExpectError("[agents.main]\nrunner = \"echo\"\nmodel = \"x\"\n", 3, "agents.main.model"),
+      ExpectError("[agents.main]\nrunner = \"echo\"\nmodle = \"x\"\n", 3, "agents.main.modle"),
       "unknown key");
 }
 
