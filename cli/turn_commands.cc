@@ -10,6 +10,7 @@
 #include "cli/call.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/deliver.h"
 #include "cli/gateway_client.h"
 #include "cli/session_names.h"
 #include "common/clock.h"
@@ -24,7 +25,7 @@ namespace {
 
 constexpr const char* kAgentHelp =
     "usage: laneway agent --agent ID --message TEXT [--session KEY] [--timeout DUR]\n"
-    "                     [--stream] [--deliver] [--json]\n"
+    "                     [--stream] [--json] [--deliver --channel KIND --to CHAT_ID]\n"
     "\n"
     "Sends one turn to the agent's session through the supervisor and waits for its\n"
     "outcome. The turn waits its place in the session's queue; it never fails for a lock.\n"
@@ -37,8 +38,10 @@ constexpr const char* kAgentHelp =
     "                   `laneway wait`). The acknowledgement is always awaited (up to 10s).\n"
     "  --stream         print the reply as the agent produces it (runners that stream);\n"
     "                   with --json, one {\"type\":\"progress\",...} line per chunk first\n"
-    "  --deliver        accepted for compatibility: the reply is printed here; channels\n"
-    "                   deliver the replies of turns that came in through them\n"
+    "  --deliver        also send the outcome to a chat: with --channel KIND --to CHAT_ID\n"
+    "                   (e.g. --channel telegram --to 42); the session defaults to that\n"
+    "                   chat's own (agent:<ID>:telegram:42). The reply is printed here too;\n"
+    "                   --deliver alone only prints it.\n"
     "  --json           print one JSON object: turn_id, session, status, reply | error\n"
     "                   and code; {\"error\",\"code\"} if no turn could be sent\n"
     "  --url ws://HOST:PORT  send the turn over the gateway port (WebSocket protocol 3)\n"
@@ -280,7 +283,8 @@ int CmdAgent(int argc, char** argv) {
   Output out("agent", WantsJson(argc, argv, 2));
   Args args;
   if (int rc = ParseCommand(argc, argv, kAgentHelp,
-                            {"--agent", "--message", "--session", "--timeout", "--url", "--token"},
+                            {"--agent", "--message", "--session", "--timeout", "--url", "--token",
+                             kDeliverChannelFlag, kDeliverToFlag},
                             {"--json", "--deliver", "--stream"}, 0, 0, out, &args);
       rc >= 0) {
     return rc;
@@ -307,6 +311,10 @@ int CmdAgent(int argc, char** argv) {
       session = "agent:" + *session;
     }
   }
+  Value deliver = Value::MakeMap();  // origin (and default session) of --deliver
+  if (std::string error; !ApplyDeliver(args, *agent, &deliver, &error)) {
+    return out.Usage(error, kAgentHelp);
+  }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, out, &deadline)) return kExitUsage;
   if (auto url = args.Get("--url")) {
@@ -331,6 +339,9 @@ int CmdAgent(int argc, char** argv) {
   req.Set("agent", *agent);
   req.Set("message", *message);
   if (session) req.Set("session", *session);
+  for (const auto& [k, v] : deliver.as_map()) {
+    if (k == "origin" || !session) req.Set(k, v);
+  }
   Streamed streamed;
   if (args.Has("--stream")) {
     req.Set("stream", true);

@@ -628,9 +628,90 @@ void ReadHttp(const toml::table& t, Checker& c, HttpChannelConfig& http) {
   }
 }
 
+bool IsValidApiBase(std::string_view base) {
+  auto starts = [&](std::string_view p) { return base.substr(0, p.size()) == p; };
+  if (!starts("http://") && !starts("https://")) return false;
+  for (char ch : base) {
+    if (static_cast<unsigned char>(ch) <= ' ') return false;
+  }
+  return base.back() != '/' && base.find("://") + 3 < base.size();
+}
+
+bool IsValidParseMode(std::string_view mode) {
+  return mode.empty() || mode == "MarkdownV2" || mode == "HTML" || mode == "Markdown";
+}
+
+bool IsNonEmpty(std::string_view s) { return !s.empty(); }
+
+using TC = TelegramChannelConfig;
+const Field<TC> kTelegramFields[] = {
+    {"groups", &TC::groups},
+    {"poll_timeout", &TC::poll_timeout},
+    {"watchdog_margin", &TC::watchdog_margin},
+    {"typing_interval", &TC::typing_interval},
+    {"retry_backoff", &TC::retry_backoff},
+    {"retry_backoff_max", &TC::retry_backoff_max},
+};
+
+void ReadAllowFrom(const toml::node& node, const std::string& key, Checker& c,
+                   TelegramChannelConfig& tg) {
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr) {
+    c.WrongType(node, key, "an array of Telegram user ids (integers)");
+    return;
+  }
+  tg.allow_everyone = false;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    if (auto v = ReadInt(*arr->get(i), key + "[" + std::to_string(i) + "]", 1, INT64_MAX, c)) {
+      tg.allow_from.push_back(*v);
+    }
+  }
+}
+
 void ReadTelegram(const toml::table& t, Checker& c, ChannelsConfig& ch) {
-  ch.telegram.enabled = true;
-  for (auto&& [k, node] : t) c.Fail(node, Join("channels.telegram", k.str()), "unknown key");
+  TelegramChannelConfig& tg = ch.telegram;
+  tg.enabled = true;
+  const int errors_before = c.errors();
+  for (auto&& [k, node] : t) {
+    std::string key = Join("channels.telegram", k.str());
+    if (k.str() == "bot_token_env") {
+      ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
+                    "expected letters, digits and _, not starting with a digit", c,
+                    tg.bot_token_env);
+    } else if (k.str() == "bot_token_file") {
+      ReadValidated(node, key, IsNonEmpty, "bad file name", "expected a path", c,
+                    tg.bot_token_file);
+    } else if (k.str() == "api_base") {
+      ReadValidated(node, key, IsValidApiBase, "bad api_base",
+                    "expected http:// or https:// and a host, no trailing /", c, tg.api_base);
+    } else if (k.str() == "agent") {
+      ReadValidated(node, key, IsValidAgentId, "invalid agent id",
+                    "expected 1 to 64 characters of A-Z, a-z, 0-9, _ and -", c, tg.agent);
+    } else if (k.str() == "parse_mode") {
+      ReadValidated(node, key, IsValidParseMode, "unknown parse_mode",
+                    "expected \"\", \"MarkdownV2\", \"HTML\" or \"Markdown\"", c, tg.parse_mode);
+    } else if (k.str() == "allow_from") {
+      ReadAllowFrom(node, key, c, tg);
+    } else if (!ApplyField(kTelegramFields, k.str(), node, key, c, tg)) {
+      c.Fail(node, key, "unknown key");
+    }
+  }
+  if (c.errors() != errors_before) return;
+  if (t.contains("bot_token_env") && t.contains("bot_token_file")) {
+    c.Fail(*t.get("bot_token_file"), "channels.telegram.bot_token_file",
+           "give bot_token_env or bot_token_file, not both");
+  }
+  if (tg.retry_backoff_max < tg.retry_backoff) {
+    const toml::node* n = t.get("retry_backoff_max") ? t.get("retry_backoff_max") : &t;
+    c.Fail(*n, "channels.telegram.retry_backoff_max",
+           "must be at least channels.telegram.retry_backoff (got " +
+               FormatDuration(tg.retry_backoff_max) + ", backoff " +
+               FormatDuration(tg.retry_backoff) + ")");
+  }
+  if (tg.poll_timeout > std::chrono::seconds(600)) {
+    c.Fail(*t.get("poll_timeout"), "channels.telegram.poll_timeout",
+           "is too long (at most 10m)");
+  }
 }
 
 void ReadHttpChannel(const toml::table& t, Checker& c, ChannelsConfig& ch) {
@@ -684,6 +765,13 @@ void ReadRoot(const toml::table& root, Checker& c, Config& cfg) {
   }
   if (c.ok() && cfg.agents.empty()) {
     c.FailWhole("no agents configured (add at least one [agents.<id>] table)");
+  }
+  if (c.ok() && cfg.channels.telegram.enabled && !cfg.FindAgent(cfg.channels.telegram.agent)) {
+    const toml::node* at = root.at_path("channels.telegram.agent").node();
+    if (at == nullptr) at = root.at_path("channels.telegram").node();
+    c.Fail(*at, "channels.telegram.agent",
+           "no such agent " + Quote(cfg.channels.telegram.agent) + " (add [agents." +
+               KeyPart(cfg.channels.telegram.agent) + "] or name another)");
   }
 }
 

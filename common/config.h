@@ -95,8 +95,24 @@ struct HttpChannelConfig {
 };
 
 // [channels.telegram]: the Telegram channel (supervisor/channels/telegram/).
+// Keys are documented in docs/config.md; the behaviour in docs/telegram.md.
 struct TelegramChannelConfig {
   bool enabled = false;
+  // The bot token comes from exactly one of these (the env variable by default);
+  // it is never logged or shown in status.
+  std::string bot_token_env = "TELEGRAM_BOT_TOKEN";
+  std::string bot_token_file;  // non-empty: read the token from this file instead
+  std::string api_base = "https://api.telegram.org";  // tests point it at a local double
+  std::string agent = "main";                          // the agent that answers
+  std::vector<int64_t> allow_from;  // Telegram user ids; empty = everyone may talk
+  bool allow_everyone = true;       // false once allow_from is given
+  bool groups = false;              // answer in groups (only when mentioned or replied to)
+  std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};    // getUpdates long poll
+  std::chrono::milliseconds watchdog_margin{std::chrono::seconds(15)};  // + poll_timeout
+  std::chrono::milliseconds typing_interval{std::chrono::seconds(4)};
+  std::chrono::milliseconds retry_backoff{std::chrono::seconds(1)};       // first delay
+  std::chrono::milliseconds retry_backoff_max{std::chrono::seconds(60)};  // cap (doubling)
+  std::string parse_mode;  // "" plain text, or MarkdownV2 | HTML | Markdown
 
   bool operator==(const TelegramChannelConfig&) const = default;
 };

@@ -2,6 +2,7 @@
 // in common/config.cc ([channels.<kind>]).
 #include "supervisor/channels/channel.h"
 #include "supervisor/channels/http/http_channel.h"
+#include "supervisor/channels/telegram/telegram_channel.h"
 
 namespace laneway::supervisor {
 
@@ -10,6 +11,7 @@ common::Result<std::vector<std::unique_ptr<Channel>>> MakeChannels(const Channel
   // [channels.http]: supervisor/channels/http/ (the gateway port).
   if (env.config.channels.http.enabled) out.push_back(std::make_unique<http::HttpChannel>(env));
   // [channels.telegram]: supervisor/channels/telegram/.
+  if (env.config.channels.telegram.enabled) out.push_back(telegram::MakeTelegramChannel(env));
   return out;
 }
 
