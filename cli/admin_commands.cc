@@ -226,7 +226,12 @@ int CmdStatus(int argc, char** argv) {
   if (const Value* j = s.Find("journal")) {
     std::cout << "journal "
               << (j->GetBoolOr("ok", false).value() ? "ok" : "FAILING: " + Str(*j, "error")) << ", "
-              << Str(*j, "bytes") << " bytes\n";
+              << Str(*j, "bytes") << " bytes"
+              << (j->GetBoolOr("refusing_submits", false).value() ? ", refusing submits" : "");
+    if (const Value* c = s.Find("counters"); c && Str(*c, "journal_errors") != "0") {
+      std::cout << ", " << Str(*c, "journal_errors") << " errors since start";
+    }
+    std::cout << "\n";
   }
   if (const Value* st = s.Find("stuck"); st && st->is_array()) {
     for (const Value& e : st->as_array()) {
@@ -244,6 +249,7 @@ int CmdStatus(int argc, char** argv) {
               << Str(*c, "turns_replied") << ", failed " << Str(*c, "turns_failed")
               << ", timed out " << Str(*c, "turns_timed_out") << ", cancelled "
               << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected")
+              << " (+ " << Str(*c, "submits_rejected") << " refused at submit)"
               << ", interrupted " << Str(*c, "turns_interrupted")
               << "; unfinished in the journal at start " << Str(*c, "recovered_unfinished") << "\n";
   }

@@ -210,7 +210,7 @@ void Core::CheckShutdownDone() {
 }
 
 common::Result<Value> Core::Reload() {
-  auto loaded = opt_.config_path.empty() ? common::Result<common::Config>(common::DefaultConfig())
+  auto loaded = opt_.config_path.empty() ? common::Result<common::Config>(common::BuiltInConfig())
                                          : common::LoadConfigFile(opt_.config_path);
   if (loaded.ok()) {
     if (auto st = CheckRunnersAvailable(*loaded); !st.ok()) loaded = st;

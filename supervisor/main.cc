@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   if (config_path.empty() && ::access(paths->config_file.c_str(), F_OK) == 0) {
     config_path = paths->config_file;
   }
-  auto config = config_path.empty() ? common::Result<common::Config>(common::DefaultConfig())
+  auto config = config_path.empty() ? common::Result<common::Config>(common::BuiltInConfig())
                                     : common::LoadConfigFile(config_path);
   if (config.ok()) {
     if (auto st = supervisor::CheckRunnersAvailable(*config); !st.ok()) config = st;

@@ -241,6 +241,10 @@ int Supervisor::Run() {
   while (!core_->exit_requested()) PollOnce();
   core_->Finish();
   StopChannels();
+  // A clean stop leaves no socket files behind (the instance lock file stays: it is
+  // how the next start knows nobody holds it).
+  ::unlink(opt_.paths.control_socket.c_str());
+  ::unlink(opt_.paths.worker_socket.c_str());
   LogLine(LogLevel::kInfo, "supervisor_stopped").Kv("pid", static_cast<int64_t>(::getpid()));
   return kExitOk;
 }

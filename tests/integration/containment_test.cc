@@ -102,5 +102,17 @@ TEST(ContainmentTest, UpAndReloadRefuseAnExecAgentWhoseCommandIsMissing) {
       << StrField(r, "error");
 }
 
+TEST(ContainmentTest, ACleanStopRemovesTheSocketFiles) {
+  TempHome home;
+  SupervisorProcess sup(home);
+  ASSERT_TRUE(sup.Start()) << sup.Log();
+  ASSERT_EQ(::access(home.paths().control_socket.c_str(), F_OK), 0);
+  CliResult r = RunCli(home, {"down"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sup.WaitExit(), 0);
+  EXPECT_NE(::access(home.paths().control_socket.c_str(), F_OK), 0) << "control.sock left behind";
+  EXPECT_NE(::access(home.paths().worker_socket.c_str(), F_OK), 0) << "workers.sock left behind";
+}
+
 }  // namespace
 }  // namespace laneway::testing

@@ -76,6 +76,15 @@ std::vector<std::string> EnvWith(const Env& extra) {
 
 }  // namespace
 
+// Every supervisor these tests start (also through `laneway up`, or the README's
+// commands run by a shell) serves its gateway port on an ephemeral port, so that
+// tests running at once never fight over 18789. A test that wants another
+// address passes LANEWAY_HTTP_LISTEN itself.
+[[maybe_unused]] const bool kEphemeralGatewayPort = [] {
+  ::setenv("LANEWAY_HTTP_LISTEN", "127.0.0.1:0", /*overwrite=*/0);
+  return true;
+}();
+
 std::string BinDir() { return LANEWAY_BIN_DIR; }
 
 TempHome::TempHome() {
