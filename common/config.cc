@@ -614,8 +614,6 @@ bool IsValidParseMode(std::string_view mode) {
   return mode.empty() || mode == "MarkdownV2" || mode == "HTML" || mode == "Markdown";
 }
 
-bool IsNonEmpty(std::string_view s) { return !s.empty(); }
-
 using TC = TelegramChannelConfig;
 const Field<TC> kTelegramFields[] = {
     {"groups", &TC::groups},
