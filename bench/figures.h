@@ -15,6 +15,7 @@ void RunMemory();      // control_figures.cc
 void RunDurable();     // durable_figures.cc
 void RunJournal();     // durable_figures.cc
 void RunOpenAi();      // openai_figures.cc
+void RunGateway();     // gateway_figures.cc
 
 }  // namespace laneway::bench
 

@@ -24,6 +24,7 @@ constexpr Figure kFigures[] = {
     {"timeout", laneway::bench::RunTimeout}, {"control", laneway::bench::RunControl},
     {"memory", laneway::bench::RunMemory},   {"durable", laneway::bench::RunDurable},
     {"journal", laneway::bench::RunJournal}, {"openai", laneway::bench::RunOpenAi},
+    {"gateway", laneway::bench::RunGateway},
 };
 
 int RunOne(const Figure& f) {

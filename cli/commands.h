@@ -14,6 +14,7 @@ int CmdWorkers(int argc, char** argv);
 int CmdSessions(int argc, char** argv);
 int CmdOperator(int argc, char** argv);  // kill | restart | cancel
 int CmdReload(int argc, char** argv);
+int CmdToken(int argc, char** argv);  // cli/token_command.cc
 
 }  // namespace laneway::cli
 

@@ -16,7 +16,8 @@ constexpr const char* kHelp =
     "                                  graceful shutdown (drain, then stop); exit 0 if\n"
     "                                  nothing was running (3 with --strict)\n"
     "  agent --agent ID --message TEXT [--session KEY] [--timeout DUR] [--stream]\n"
-    "        [--deliver] [--json]      send a turn and wait for its outcome\n"
+    "        [--deliver] [--json] [--url ws://HOST:PORT --token T]\n"
+    "                                  send a turn and wait for its outcome\n"
     "  wait TURN_ID [--timeout DUR] [--stream] [--json]\n"
     "                                  outcome of any accepted turn\n"
     "  status [--json]                 supervisor health, counts, stuck and parked sessions\n"
@@ -30,6 +31,7 @@ constexpr const char* kHelp =
     "  cancel SESSION [--agent ID] [--json]\n"
     "                                  cancel the running turn\n"
     "  reload [--json]                 re-read the config\n"
+    "  token                           print the gateway port's token\n"
     "\n"
     "SESSION: agent:<agent>:<name>, <agent>:<name>, or <name> of the default agent.\n"
     "With --json every command prints one JSON object, on failure {\"error\",\"code\"}.\n"
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   if (cmd == "sessions") return CmdSessions(argc, argv);
   if (cmd == "kill" || cmd == "restart" || cmd == "cancel") return CmdOperator(argc, argv);
   if (cmd == "reload") return CmdReload(argc, argv);
+  if (cmd == "token") return CmdToken(argc, argv);
   std::cerr << "laneway: unknown command '" << cmd << "'\n" << kHelp;
   return kExitUsage;
 }

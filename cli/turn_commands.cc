@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 
@@ -10,6 +11,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/deliver.h"
+#include "cli/gateway_client.h"
 #include "cli/session_names.h"
 #include "common/clock.h"
 #include "common/duration.h"
@@ -42,6 +44,9 @@ constexpr const char* kAgentHelp =
     "                   --deliver alone only prints it.\n"
     "  --json           print one JSON object: turn_id, session, status, reply | error\n"
     "                   and code; {\"error\",\"code\"} if no turn could be sent\n"
+    "  --url ws://HOST:PORT  send the turn over the gateway port (WebSocket protocol 3)\n"
+    "                   instead of the local control socket; with --token T (default\n"
+    "                   $LANEWAY_TOKEN). --json then prints run_id instead of turn_id.\n"
     "\n"
     "Exit codes: 0 replied; 1 failed, timed out, cancelled, rejected or interrupted (reason\n"
     "on stderr); 2 usage; 3 supervisor unreachable; 4 --timeout passed, turn still pending.\n";
@@ -277,11 +282,10 @@ int CheckHardBound(Client& client, const Output& out, size_t bytes) {
 int CmdAgent(int argc, char** argv) {
   Output out("agent", WantsJson(argc, argv, 2));
   Args args;
-  if (int rc =
-          ParseCommand(argc, argv, kAgentHelp,
-                       {"--agent", "--message", "--session", "--timeout", kDeliverChannelFlag,
-                        kDeliverToFlag},
-                       {"--json", "--deliver", "--stream"}, 0, 0, out, &args);
+  if (int rc = ParseCommand(argc, argv, kAgentHelp,
+                            {"--agent", "--message", "--session", "--timeout", "--url", "--token",
+                             kDeliverChannelFlag, kDeliverToFlag},
+                            {"--json", "--deliver", "--stream"}, 0, 0, out, &args);
       rc >= 0) {
     return rc;
   }
@@ -313,6 +317,21 @@ int CmdAgent(int argc, char** argv) {
   }
   std::optional<common::SteadyTime> deadline;
   if (!ParseTimeout(args, out, &deadline)) return kExitUsage;
+  if (auto url = args.Get("--url")) {
+    GatewayTurn t;
+    t.url = *url;
+    const char* env_token = std::getenv("LANEWAY_TOKEN");
+    t.token = args.Get("--token").value_or(env_token ? env_token : "");
+    t.agent = *agent;
+    t.message = *message;
+    t.session = session.value_or("");
+    if (deadline) {
+      t.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
+    }
+    t.json = args.Has("--json");
+    return RunGatewayTurn(t);
+  }
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(out, &code);
   if (!client) return code;

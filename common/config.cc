@@ -268,6 +268,15 @@ bool ApplyField(const Field<Cfg> (&fields)[N], std::string_view name, const toml
   return false;
 }
 
+using HC = HttpChannelConfig;
+const Field<HC> kHttpFields[] = {
+    {"max_connections", &HC::max_connections, 1, 100'000},
+    {"max_payload", &HC::max_payload, 1'024, 64 << 20},
+    {"max_buffered_bytes", &HC::max_buffered_bytes, 1'024, 1 << 30},
+    {"handshake_timeout", &HC::handshake_timeout},
+    {"tick_interval", &HC::tick_interval},
+};
+
 // --- Sections. ---
 
 void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
@@ -572,6 +581,14 @@ bool IsValidEnvName(std::string_view name) {
   return true;
 }
 
+bool IsValidPath(std::string_view path) {
+  if (path.empty()) return false;
+  for (char ch : path) {
+    if (static_cast<unsigned char>(ch) < ' ') return false;
+  }
+  return true;
+}
+
 // A string key whose value must pass `valid`; `what` and `expected` word the error.
 void ReadValidated(const toml::node& node, const std::string& key, bool (*valid)(std::string_view),
                    const char* what, const char* expected, Checker& c, std::string& out) {
@@ -595,7 +612,17 @@ void ReadHttp(const toml::table& t, Checker& c, HttpChannelConfig& http) {
     } else if (k.str() == "token_env") {
       ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
                     "expected letters, digits and _, not starting with a digit", c, http.token_env);
-    } else {
+    } else if (k.str() == "password_env") {
+      ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
+                    "expected letters, digits and _, not starting with a digit", c,
+                    http.password_env);
+    } else if (k.str() == "token_file") {
+      ReadValidated(node, key, IsValidPath, "bad path", "expected a non-empty file path", c,
+                    http.token_file);
+    } else if (k.str() == "paired_devices_file") {
+      ReadValidated(node, key, IsValidPath, "bad path", "expected a non-empty file path", c,
+                    http.paired_devices_file);
+    } else if (!ApplyField(kHttpFields, k.str(), node, key, c, http)) {
       c.Fail(node, key, "unknown key");
     }
   }
@@ -764,6 +791,14 @@ Config DefaultConfig() {
   main.id = "main";
   main.runner = RunnerKind::kEcho;
   cfg.agents.emplace(main.id, std::move(main));
+  return cfg;
+}
+
+Config BuiltInConfig() {
+  Config cfg = DefaultConfig();
+  cfg.channels.http.enabled = true;
+  cfg.channels.http.token_file = "token";
+  cfg.channels.http.generate_token_file = true;
   return cfg;
 }
 

@@ -72,10 +72,24 @@ struct SupervisorConfig {
 };
 
 // [channels.http]: the gateway port (supervisor/channels/http/).
+// The token comes from the environment variable `token_env` if it is set and
+// non-empty, else from `token_file`; never from the config itself. The environment
+// variable LANEWAY_HTTP_LISTEN, when set, overrides `listen` (and may use port 0).
 struct HttpChannelConfig {
   bool enabled = false;
   std::string listen = "127.0.0.1:18789";
   std::string token_env = "LANEWAY_TOKEN";
+  std::string token_file;  // absolute, or relative to LANEWAY_HOME
+  // Not a TOML key: the built-in config sets it so that a missing token_file is
+  // generated once (mode 0600) instead of refused.
+  bool generate_token_file = false;
+  std::string password_env;         // optional: accept params.auth.password
+  std::string paired_devices_file;  // the old gateway's devices/paired.json (migration)
+  uint32_t max_connections = 1024;       // 1..100000
+  uint32_t max_payload = 512 * 1024;     // bytes of one WS frame or HTTP body
+  uint32_t max_buffered_bytes = 1536 * 1024;  // unsent bytes per connection before it is cut
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds tick_interval{std::chrono::seconds(30)};
 
   bool operator==(const HttpChannelConfig&) const = default;
 };
@@ -122,6 +136,11 @@ struct Config {
 
 // The built-in default: one agent "main" with the echo runner.
 Config DefaultConfig();
+
+// What `laneway up` runs without a config file: DefaultConfig() plus the HTTP
+// channel on 127.0.0.1:18789 with the token from LANEWAY_TOKEN or else
+// $LANEWAY_HOME/token (generated once).
+Config BuiltInConfig();
 
 // Parses TOML text; `source_name` is used in error messages.
 Result<Config> ParseConfig(const std::string& toml_text, const std::string& source_name);

@@ -198,6 +198,11 @@ void SupervisorProcess::Launch(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   Env extra = env_;
   extra.emplace_back("LANEWAY_HOME", home_.path());
+  // Many supervisors run at once: the gateway port is ephemeral unless a test
+  // asks for one (the bound address is in run/http.addr).
+  bool listen_set = false;
+  for (const auto& [k, v] : env_) listen_set |= k == "LANEWAY_HTTP_LISTEN";
+  if (!listen_set) extra.emplace_back("LANEWAY_HTTP_LISTEN", "127.0.0.1:0");
   std::vector<std::string> env = EnvWith(extra);
   auto cargv = CStrings(argv);
   auto cenv = CStrings(env);
