@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "common/duration.h"
+#include "common/read_file.h"
 #include "common/quote.h"
 
 namespace laneway::common {
@@ -824,28 +825,14 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& sour
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  const std::string what = "cannot read config " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(what, errno);
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(what, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      ::close(fd);
+  auto text = ReadWholeFile(path, kMaxConfigBytes, "config");
+  if (!text.ok()) {
+    if (text.status().code() == Status::Code::kInvalidArgument) {
       return Status::InvalidArgument(path + ": config file is larger than 16 MiB");
     }
+    return text.status();
   }
-  ::close(fd);
-  return ParseConfig(text, path);
+  return ParseConfig(*text, path);
 }
 
 }  // namespace laneway::common

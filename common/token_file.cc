@@ -1,6 +1,8 @@
 // errno becomes a Status here, at the OS boundary.
 #include "common/token_file.h"
 
+#include "common/read_file.h"
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -14,29 +16,6 @@ namespace {
 
 constexpr size_t kMaxTokenFileBytes = 4096;
 
-Result<std::string> ReadSmallFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("cannot read token file " + path, errno);
-  std::string text;
-  char buf[1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("cannot read token file " + path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxTokenFileBytes) {
-      ::close(fd);
-      return Status::InvalidArgument("token file " + path + " is larger than 4 KiB");
-    }
-  }
-  ::close(fd);
-  return text;
-}
 
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -90,7 +69,7 @@ Result<std::string> LoadOrCreateToken(const std::string& path, bool create) {
     if (rc == 0) return *token;
     if (err != EEXIST) return Status::FromErrno("cannot create token file " + path, err);
   }
-  auto text = ReadSmallFile(path);
+  auto text = ReadWholeFile(path, kMaxTokenFileBytes, "token file");
   if (!text.ok()) return text.status();
   std::string token = Trim(*text);
   if (token.empty()) return Status::InvalidArgument("token file " + path + " is empty");

@@ -5,6 +5,8 @@
 // already reached live readers, and a second answer would contradict them.
 #include "worker/runners/openai_runner.h"
 
+#include "common/read_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -58,29 +60,6 @@ int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<milliseconds>(b - a).count();
 }
 
-common::Result<std::string> ReadSmallFile(const std::string& path, const char* what) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(std::string("cannot read ") + what + " " + path, errno);
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(std::string("cannot read ") + what + " " + path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxSecretFile * 16) {
-      ::close(fd);
-      return Status::InvalidArgument(std::string(what) + " " + path + " is too large");
-    }
-  }
-  ::close(fd);
-  return text;
-}
 
 std::string TrimSpace(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -254,7 +233,7 @@ common::Result<std::string> OpenAiRunner::ReadApiKey() const {
     return std::string(v);
   }
   if (!agent_.api_key_file.empty()) {
-    auto text = ReadSmallFile(agent_.api_key_file, "api_key_file");
+    auto text = common::ReadWholeFile(agent_.api_key_file, kMaxSecretFile * 16, "api_key_file");
     if (!text.ok()) return text.status();
     std::string key = TrimSpace(std::move(text).value());
     if (key.empty())
@@ -270,7 +249,7 @@ common::Result<std::string> OpenAiRunner::ReadApiKey() const {
 
 common::Result<std::string> OpenAiRunner::ReadSystemPrompt() const {
   if (agent_.system_prompt_file.empty()) return agent_.system_prompt;
-  auto text = ReadSmallFile(agent_.system_prompt_file, "system_prompt_file");
+  auto text = common::ReadWholeFile(agent_.system_prompt_file, kMaxSecretFile * 16, "system_prompt_file");
   if (!text.ok()) return text.status();
   return TrimSpace(std::move(text).value());
 }

@@ -1,5 +1,7 @@
 #include "supervisor/channels/http/auth.h"
 
+#include "common/read_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,29 +19,6 @@ std::string UnderHome(const std::string& path, const common::Paths& paths) {
   return paths.home + "/" + path;
 }
 
-common::Result<std::string> ReadFile(const std::string& path, size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return common::Status::FromErrno("cannot read " + path, errno);
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return common::Status::FromErrno("cannot read " + path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > max) {
-      ::close(fd);
-      return common::Status::InvalidArgument(path + " is too large");
-    }
-  }
-  ::close(fd);
-  return text;
-}
 
 const char* EnvOrNull(const std::string& name) {
   if (name.empty()) return nullptr;
@@ -97,7 +76,7 @@ common::Result<Credentials> LoadCredentials(const common::HttpChannelConfig& cfg
   }
   if (!cfg.paired_devices_file.empty()) {
     std::string path = UnderHome(cfg.paired_devices_file, paths);
-    auto text = ReadFile(path, 16 << 20);
+    auto text = common::ReadWholeFile(path, 16 << 20, "");
     if (!text.ok()) {
       return common::Status::FailedPrecondition("channels.http.paired_devices_file: " +
                                                 text.status().message());

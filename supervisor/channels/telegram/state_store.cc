@@ -3,6 +3,8 @@
 // it (or delete it to start over) and it is tiny.
 #include "supervisor/channels/telegram/state_store.h"
 
+#include "common/read_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -29,32 +31,6 @@ Status WriteAll(int fd, const std::string& data, const std::string& what) {
   return Status::Ok();
 }
 
-common::Result<std::string> ReadFile(const std::string& path, bool* missing) {
-  *missing = false;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      *missing = true;
-      return std::string();
-    }
-    return Status::FromErrno("cannot read " + path, errno);
-  }
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("cannot read " + path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
 
 }  // namespace
 
@@ -62,8 +38,9 @@ common::Result<StateStore> StateStore::Open(const std::string& dir, int64_t bot_
   Status made = common::MakeDirs(dir, 0700);
   if (!made.ok()) return made;
   StateStore store(dir, dir + "/bot-" + std::to_string(bot_id) + ".json");
+  // The channel's own small file; 1 MiB is far above what it writes.
   bool missing = false;
-  auto text = ReadFile(store.path_, &missing);
+  auto text = common::ReadWholeFile(store.path_, 1 << 20, "", &missing);
   if (!text.ok()) return text.status();
   if (missing) return store;
   json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
