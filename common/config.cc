@@ -21,8 +21,8 @@
 #include <variant>
 
 #include "common/duration.h"
-#include "common/read_file.h"
 #include "common/quote.h"
+#include "common/read_file.h"
 
 namespace laneway::common {
 
@@ -220,8 +220,10 @@ const Field<SC> kSupervisorFields[] = {
 // runner, command and queue_mode are read by hand in ReadAgent.
 using AC = AgentConfig;
 const Field<AC> kAgentFields[] = {
-    {"run_timeout", &AC::run_timeout},           {"kill_grace", &AC::kill_grace},
-    {"max_queue", &AC::max_queue, 1, 1'000'000}, {"retry_on_restart", &AC::retry_on_restart},
+    {"run_timeout", &AC::run_timeout},
+    {"kill_grace", &AC::kill_grace},
+    {"max_queue", &AC::max_queue, 1, 1'000'000},
+    {"retry_on_restart", &AC::retry_on_restart},
     {"max_attempts", &AC::max_attempts, 1, 100},
     {"max_completion_tokens", &AC::max_completion_tokens, 1, 10'000'000},
     {"history_turns", &AC::history_turns, 0, 10'000},
@@ -232,10 +234,20 @@ const Field<AC> kAgentFields[] = {
 
 // Keys that only the openai runner reads (docs/openai.md).
 constexpr std::string_view kOpenAiKeys[] = {
-    "base_url",      "model",         "api_key_env",        "api_key_file",
-    "system_prompt", "system_prompt_file", "max_completion_tokens", "temperature",
-    "history_turns", "history_bytes", "connect_timeout",    "idle_timeout",
-    "fallback_models", "headers",
+    "base_url",
+    "model",
+    "api_key_env",
+    "api_key_file",
+    "system_prompt",
+    "system_prompt_file",
+    "max_completion_tokens",
+    "temperature",
+    "history_turns",
+    "history_bytes",
+    "connect_timeout",
+    "idle_timeout",
+    "fallback_models",
+    "headers",
 };
 
 bool IsOpenAiKey(std::string_view name) {
@@ -322,25 +334,6 @@ void ReadEnum(const NameTable<E> (&table)[N], const toml::node& node, const std:
   }
 }
 
-void ReadCommand(const toml::node& node, const std::string& key, Checker& c, AgentConfig& a) {
-  const toml::array* arr = node.as_array();
-  if (arr == nullptr) {
-    c.WrongType(node, key, "an array of strings");
-    return;
-  }
-  for (size_t i = 0; i < arr->size(); ++i) {
-    const toml::node& elem = *arr->get(i);
-    std::string elem_key = key + "[" + std::to_string(i) + "]";
-    auto s = ReadString(elem, elem_key, c);
-    if (!s) continue;
-    if (s->empty()) {
-      c.Fail(elem, elem_key, "must not be empty");
-      continue;
-    }
-    a.command.emplace_back(*s);
-  }
-}
-
 bool IsValidEnvName(std::string_view name);
 void ReadValidated(const toml::node& node, const std::string& key, bool (*valid)(std::string_view),
                    const char* what, const char* expected, Checker& c, std::string& out);
@@ -409,8 +402,8 @@ void ReadHeaders(const toml::node& node, const std::string& key, Checker& c, Age
       c.Fail(value, hkey, "bad header name " + Quote(k.str()));
       continue;
     }
-    for (std::string_view reserved : {"Authorization", "Content-Type", "Content-Length", "Host",
-                                      "Transfer-Encoding"}) {
+    for (std::string_view reserved :
+         {"Authorization", "Content-Type", "Content-Length", "Host", "Transfer-Encoding"}) {
       if (EqualsNoCase(k.str(), reserved)) {
         c.Fail(value, hkey,
                std::string(reserved) + " is set by the runner" +
@@ -438,11 +431,12 @@ bool ReadOpenAiKey(std::string_view name, const toml::node& node, const std::str
   };
   if (name == "base_url") {
     ReadValidated(node, key, IsValidBaseUrl, "bad base_url",
-                  "expected http:// or https:// and a host, e.g. \"http://127.0.0.1:11434/v1\"",
-                  c, a.base_url);
+                  "expected http:// or https:// and a host, e.g. \"http://127.0.0.1:11434/v1\"", c,
+                  a.base_url);
   } else if (name == "model" || name == "api_key_file" || name == "system_prompt_file") {
-    non_empty(name == "model" ? a.model : name == "api_key_file" ? a.api_key_file
-                                                                  : a.system_prompt_file);
+    non_empty(name == "model"          ? a.model
+              : name == "api_key_file" ? a.api_key_file
+                                       : a.system_prompt_file);
   } else if (name == "api_key_env") {
     ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
                   "expected letters, digits and _, not starting with a digit", c, a.api_key_env);
@@ -497,7 +491,7 @@ void ReadAgent(std::string_view id, const toml::table& t, Checker& c, AgentConfi
       ReadEnum(kQueueModeNames, node, key, "queue_mode", "queue, collect or interrupt", c,
                a.queue_mode);
     } else if (k.str() == "command") {
-      ReadCommand(node, key, c, a);
+      ReadStringList(node, key, c, a.command);
     } else if (!ReadOpenAiKey(k.str(), node, key, c, a) &&
                !ApplyField(kAgentFields, k.str(), node, key, c, a)) {
       c.Fail(node, key, "unknown key");
@@ -708,8 +702,7 @@ void ReadTelegram(const toml::table& t, Checker& c, ChannelsConfig& ch) {
                FormatDuration(tg.retry_backoff) + ")");
   }
   if (tg.poll_timeout > std::chrono::seconds(600)) {
-    c.Fail(*t.get("poll_timeout"), "channels.telegram.poll_timeout",
-           "is too long (at most 10m)");
+    c.Fail(*t.get("poll_timeout"), "channels.telegram.poll_timeout", "is too long (at most 10m)");
   }
 }
 

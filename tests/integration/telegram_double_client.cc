@@ -5,12 +5,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -21,7 +23,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string DoublePath() { return std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/telegram_double.py"; }
+std::string DoublePath() {
+  return std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/telegram_double.py";
+}
 
 }  // namespace
 
@@ -51,7 +55,11 @@ TelegramDouble::TelegramDouble() {
     } else if (n == 0) {
       break;
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // Nothing yet: wait for the double to print, bounded by the deadline.
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{out[0], POLLIN, 0};
+      (void)::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, left.count())));
     }
   }
   ::close(out[0]);
