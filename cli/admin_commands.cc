@@ -248,8 +248,8 @@ int CmdStatus(int argc, char** argv) {
     std::cout << "turns: accepted " << Str(*c, "turns_accepted") << ", replied "
               << Str(*c, "turns_replied") << ", failed " << Str(*c, "turns_failed")
               << ", timed out " << Str(*c, "turns_timed_out") << ", cancelled "
-              << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected")
-              << " (+ " << Str(*c, "submits_rejected") << " refused at submit)"
+              << Str(*c, "turns_cancelled") << ", rejected " << Str(*c, "turns_rejected") << " (+ "
+              << Str(*c, "submits_rejected") << " refused at submit)"
               << ", interrupted " << Str(*c, "turns_interrupted")
               << "; unfinished in the journal at start " << Str(*c, "recovered_unfinished") << "\n";
   }

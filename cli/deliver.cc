@@ -36,8 +36,9 @@ bool ApplyDeliver(const Args& args, const std::string& agent, common::Value* req
   }
   if (!channel && !to) return true;  // the reply is printed here only (compatibility)
   if (!channel || !to) {
-    *error = "--deliver to a chat needs both --channel KIND and --to CHAT_ID "
-             "(e.g. --channel telegram --to 42)";
+    *error =
+        "--deliver to a chat needs both --channel KIND and --to CHAT_ID "
+        "(e.g. --channel telegram --to 42)";
     return false;
   }
   if (!IsKind(*channel)) {
@@ -53,7 +54,8 @@ bool ApplyDeliver(const Args& args, const std::string& agent, common::Value* req
   origin.Set("channel", *channel);
   origin.Set("chat_id", *to);
   request->Set("origin", std::move(origin));
-  if (!args.Get("--session")) request->Set("session", "agent:" + agent + ":" + *channel + ":" + *to);
+  if (!args.Get("--session"))
+    request->Set("session", "agent:" + agent + ":" + *channel + ":" + *to);
   return true;
 }
 

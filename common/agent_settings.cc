@@ -33,11 +33,11 @@ Status ReadStringArray(const Value& v, std::string_view key, std::vector<std::st
 
 // The openai runner's keys (docs/openai.md); absent keys keep their defaults.
 Status ReadOpenAi(const Value& v, AgentConfig* a) {
-  for (auto [key, field] : {std::pair{"base_url", &a->base_url}, std::pair{"model", &a->model},
-                            std::pair{"api_key_env", &a->api_key_env},
-                            std::pair{"api_key_file", &a->api_key_file},
-                            std::pair{"system_prompt", &a->system_prompt},
-                            std::pair{"system_prompt_file", &a->system_prompt_file}}) {
+  for (auto [key, field] :
+       {std::pair{"base_url", &a->base_url}, std::pair{"model", &a->model},
+        std::pair{"api_key_env", &a->api_key_env}, std::pair{"api_key_file", &a->api_key_file},
+        std::pair{"system_prompt", &a->system_prompt},
+        std::pair{"system_prompt_file", &a->system_prompt_file}}) {
     auto s = v.GetStringOr(key, *field);
     if (!s.ok()) return Bad(s.status().message());
     *field = *s;
@@ -124,7 +124,8 @@ Result<AgentConfig> AgentSettingsFromValue(const Value& v) {
   if (!kind) return Status::InvalidArgument("agent settings: unknown runner '" + *runner + "'");
   a.runner = *kind;
   if (const Value* cmd = v.Find("command")) {
-    if (!cmd->is_array()) return Status::InvalidArgument("agent settings: command: expected an array");
+    if (!cmd->is_array())
+      return Status::InvalidArgument("agent settings: command: expected an array");
     for (const Value& e : cmd->as_array()) {
       if (!e.is_string()) {
         return Status::InvalidArgument("agent settings: command: expected strings");

@@ -36,16 +36,16 @@ struct AgentConfig {
 
   // runner = "openai" only (docs/openai.md). Secrets never live here: api_key_env
   // and api_key_file say where the worker finds the key.
-  std::string base_url;  // required, http:// or https://, e.g. "http://127.0.0.1:11434/v1"
-  std::string model;     // required
-  std::string api_key_env;   // at most one of api_key_env / api_key_file
+  std::string base_url;     // required, http:// or https://, e.g. "http://127.0.0.1:11434/v1"
+  std::string model;        // required
+  std::string api_key_env;  // at most one of api_key_env / api_key_file
   std::string api_key_file;
   std::string system_prompt;  // at most one of system_prompt / system_prompt_file
   std::string system_prompt_file;
   uint32_t max_completion_tokens = 0;  // 0 = not sent
   std::optional<double> temperature;   // 0..2, not sent when unset
-  uint32_t history_turns = 20;          // exchanges replayed (0..10000)
-  uint32_t history_bytes = 256 << 10;   // bytes of replayed text (0..64 MiB)
+  uint32_t history_turns = 20;         // exchanges replayed (0..10000)
+  uint32_t history_bytes = 256 << 10;  // bytes of replayed text (0..64 MiB)
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // no byte this long
   std::vector<std::string> fallback_models;
@@ -83,10 +83,10 @@ struct HttpChannelConfig {
   // Not a TOML key: the built-in config sets it so that a missing token_file is
   // generated once (mode 0600) instead of refused.
   bool generate_token_file = false;
-  std::string password_env;         // optional: accept params.auth.password
-  std::string paired_devices_file;  // the old gateway's devices/paired.json (migration)
-  uint32_t max_connections = 1024;       // 1..100000
-  uint32_t max_payload = 512 * 1024;     // bytes of one WS frame or HTTP body
+  std::string password_env;                   // optional: accept params.auth.password
+  std::string paired_devices_file;            // the old gateway's devices/paired.json (migration)
+  uint32_t max_connections = 1024;            // 1..100000
+  uint32_t max_payload = 512 * 1024;          // bytes of one WS frame or HTTP body
   uint32_t max_buffered_bytes = 1536 * 1024;  // unsent bytes per connection before it is cut
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds tick_interval{std::chrono::seconds(30)};
@@ -103,11 +103,11 @@ struct TelegramChannelConfig {
   std::string bot_token_env = "TELEGRAM_BOT_TOKEN";
   std::string bot_token_file;  // non-empty: read the token from this file instead
   std::string api_base = "https://api.telegram.org";  // tests point it at a local double
-  std::string agent = "main";                          // the agent that answers
+  std::string agent = "main";                         // the agent that answers
   std::vector<int64_t> allow_from;  // Telegram user ids; empty = everyone may talk
   bool allow_everyone = true;       // false once allow_from is given
   bool groups = false;              // answer in groups (only when mentioned or replied to)
-  std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};    // getUpdates long poll
+  std::chrono::milliseconds poll_timeout{std::chrono::seconds(30)};     // getUpdates long poll
   std::chrono::milliseconds watchdog_margin{std::chrono::seconds(15)};  // + poll_timeout
   std::chrono::milliseconds typing_interval{std::chrono::seconds(4)};
   std::chrono::milliseconds retry_backoff{std::chrono::seconds(1)};       // first delay

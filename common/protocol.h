@@ -45,9 +45,9 @@ inline constexpr std::string_view kResult = "result";      // data
 inline constexpr std::string_view kError = "error";        // error, code
 inline constexpr std::string_view kProgress = "progress";  // turn_id, seq, delta
 // worker -> supervisor
-inline constexpr std::string_view kHello = "hello";          // worker_id, session, pid
-inline constexpr std::string_view kHeartbeat = "heartbeat";  // [turn_id]
-inline constexpr std::string_view kDone = "done";            // turn_id, ok, reply|error, [meta]
+inline constexpr std::string_view kHello = "hello";              // worker_id, session, pid
+inline constexpr std::string_view kHeartbeat = "heartbeat";      // [turn_id]
+inline constexpr std::string_view kDone = "done";                // turn_id, ok, reply|error, [meta]
 inline constexpr std::string_view kWorkerProgress = "progress";  // turn_id, delta
 // supervisor -> worker
 inline constexpr std::string_view kRun = "run";  // turn_id, message

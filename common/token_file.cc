@@ -1,8 +1,6 @@
 // errno becomes a Status here, at the OS boundary.
 #include "common/token_file.h"
 
-#include "common/read_file.h"
-
 #include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -10,12 +8,13 @@
 #include <cerrno>
 #include <string>
 
+#include "common/read_file.h"
+
 namespace laneway::common {
 
 namespace {
 
 constexpr size_t kMaxTokenFileBytes = 4096;
-
 
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");

@@ -116,8 +116,9 @@ void ControlService::OnMessage(const Peer& peer, const void* data, size_t size) 
     return;
   }
   if (method->permission > DoorPermission(peer.door)) {
-    ReplyError(peer, *req, "forbidden",
-               "'" + type + "' is not allowed through this front door (only on the control socket)");
+    ReplyError(
+        peer, *req, "forbidden",
+        "'" + type + "' is not allowed through this front door (only on the control socket)");
     return;
   }
   (this->*(method->handler))(peer, *req, *m);
@@ -133,8 +134,8 @@ void ControlService::Submit(const Peer& peer, int64_t req, const Value& m) {
   if (!agent_id.ok() || !message.ok() || !session_arg.ok() || !wait.ok() || !stream.ok() ||
       !key.ok()) {
     ++core_.counters().bad_control_messages;
-    for (const auto& st : {agent_id.status(), message.status(), session_arg.status(),
-                           wait.status(), stream.status(), key.status()}) {
+    for (const auto& st : {agent_id.status(), message.status(), session_arg.status(), wait.status(),
+                           stream.status(), key.status()}) {
       if (!st.ok()) return Reject(peer, req, "", "bad request: " + st.message());
     }
   }
@@ -454,12 +455,12 @@ Value ControlService::SessionsView() const {
   Value rows = Value::MakeArray();
   core_.sessions().ForEach([&](const Session& s) {
     const Worker* w = core_.pool().Find(s.worker_id);
-    std::string state = s.policy.parked()                 ? "parked"
-                        : w != nullptr                    ? WorkerStateName(w->state)
-                        : s.in_backoff                    ? "backoff"
+    std::string state = s.policy.parked()                   ? "parked"
+                        : w != nullptr                      ? WorkerStateName(w->state)
+                        : s.in_backoff                      ? "backoff"
                         : core_.sessions().IsWaiting(s.key) ? "waiting"
-                        : s.queue.empty()                 ? "no_worker"
-                                                          : "queued";
+                        : s.queue.empty()                   ? "no_worker"
+                                                            : "queued";
     Value r = Value::MakeMap();
     r.Set("session", s.key);
     r.Set("agent", s.agent);

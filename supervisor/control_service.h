@@ -46,10 +46,8 @@ class ControlService {
   common::Value TurnView(const Turn& t) const;
 
   // A submit refused before acceptance: one outcome with status rejected.
-  void Reject(const Peer& peer, int64_t req, const std::string& session,
-              const std::string& reason);
-  void ReplyError(const Peer& peer, int64_t req, const std::string& code,
-                  const std::string& error);
+  void Reject(const Peer& peer, int64_t req, const std::string& session, const std::string& reason);
+  void ReplyError(const Peer& peer, int64_t req, const std::string& code, const std::string& error);
   void ReplyResult(const Peer& peer, int64_t req, common::Value data);
 
  private:

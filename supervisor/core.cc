@@ -128,7 +128,8 @@ AcceptResult Core::AcceptTurn(TurnRequest r) {
   // A retry of a submit that was accepted (or is being journaled): attach to it.
   if (!r.idempotency_key.empty()) {
     if (Turn* t = ledger_->FindByKey(r.idempotency_key)) {
-      if (r.waiter) ledger_->Attach(*t, r.waiter->peer, r.waiter->request_id, r.wait, r.waiter->stream);
+      if (r.waiter)
+        ledger_->Attach(*t, r.waiter->peer, r.waiter->request_id, r.wait, r.waiter->stream);
       out.accepted = true;
       out.attached = true;
       out.turn_id = t->id;

@@ -77,8 +77,8 @@ class Core {
     Transport* transport = nullptr;
     JournalWriteHook journal_write_hook;  // tests: fault injection
     JournalSyncHook journal_sync_hook;
-    bool journal_sync = true;             // fdatasync (tests may turn it off)
-    pid_t supervisor_pid = 0;             // passed to workers (their parent check)
+    bool journal_sync = true;  // fdatasync (tests may turn it off)
+    pid_t supervisor_pid = 0;  // passed to workers (their parent check)
     // The front doors' state for `status` (the loop owns the channels); optional.
     std::function<common::Value()> channel_states;
     // Kills live processes re-parented to the supervisor that are not its workers
@@ -99,8 +99,8 @@ class Core {
   void OnWorkerMessage(const std::string& routing_id, const void* data, size_t size);
   void OnChildExit(pid_t pid, int status);
   void OnShutdownSignal(const char* name);  // SIGTERM / SIGINT; a second one forces
-  void OnReloadSignal();                     // SIGHUP
-  void OnJournalJobDone();                   // journal_fd() turned readable
+  void OnReloadSignal();                    // SIGHUP
+  void OnJournalJobDone();                  // journal_fd() turned readable
   void FireTimers();
   // End of a loop iteration: write the batch, hand it to the sync thread, send
   // what may go.

@@ -83,8 +83,8 @@ struct Worker {
   // armed for an earlier turn or idle spell) re-arms itself for the current one.
   bool run_timer_armed = false;
   bool idle_timer_armed = false;
-  uint64_t stop_seq = 0;  // token of the kill_grace timer of the current stop
-  bool fault = false;     // its death counts toward the restart policy
+  uint64_t stop_seq = 0;        // token of the kill_grace timer of the current stop
+  bool fault = false;           // its death counts toward the restart policy
   bool stuck_reported = false;  // session_stuck logged for the running turn
   std::string stop_reason;
 };

@@ -49,7 +49,8 @@ common::Result<Value> ParseOrigin(const Value* origin) {
   if (*kind == "channel") {
     auto ch = origin->GetString("channel");
     if (!ch.ok() || ch->empty()) {
-      return Status::InvalidArgument("origin.channel: required (the channel kind) for kind channel");
+      return Status::InvalidArgument(
+          "origin.channel: required (the channel kind) for kind channel");
     }
   }
   return *origin;

@@ -30,7 +30,7 @@ struct RecoveredTurn {
   std::string text;          // outcome text when done
   std::string origin;        // msgpack-encoded origin map ("" = control)
   std::string idempotency_key;
-  bool delivered = false;    // a channel confirmed delivery of the outcome
+  bool delivered = false;  // a channel confirmed delivery of the outcome
 };
 
 struct RecoveredState {

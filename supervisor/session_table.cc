@@ -99,10 +99,10 @@ void SessionTable::Enqueue(const Turn& t) {
   const bool merge = busy && agent && agent->queue_mode == common::QueueMode::kCollect;
   s.queue.Push(t.id, merge, /*force=*/true);  // capacity was checked at submit
   if (busy && agent && agent->queue_mode == common::QueueMode::kInterrupt) {
-    core_.pool().Apply(s.worker_id, WorkerEvent::kCancel,
-                       "cancelled: interrupted by turn " + std::to_string(t.id) +
-                           " (queue_mode = interrupt)",
-                       nullptr, "interrupt");
+    core_.pool().Apply(
+        s.worker_id, WorkerEvent::kCancel,
+        "cancelled: interrupted by turn " + std::to_string(t.id) + " (queue_mode = interrupt)",
+        nullptr, "interrupt");
   }
 }
 
@@ -209,9 +209,9 @@ void SessionTable::Park(Session& s, const std::string& why) {
   admission_.Remove(s.key);
   LogLine(LogLevel::kWarn, "session_parked").Kv("session", s.key).Kv("reason", why);
   for (uint64_t id : s.queue.Clear()) {
-    core_.ledger().End(id, TurnStatus::kRejected,
-                       "session " + s.key + " is parked: " + why + "; run `laneway restart " +
-                           s.key + "`");
+    core_.ledger().End(
+        id, TurnStatus::kRejected,
+        "session " + s.key + " is parked: " + why + "; run `laneway restart " + s.key + "`");
   }
 }
 

@@ -1,7 +1,7 @@
 #include "supervisor/spawner.h"
 
-#include <signal.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>

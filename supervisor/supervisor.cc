@@ -1,7 +1,7 @@
 #include "supervisor/supervisor.h"
 
-#include <signal.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -262,10 +262,8 @@ void Supervisor::PollOnce() {
     timeout_ms = std::clamp<long>(d, 0, 1000);
   }
   zmq::pollitem_t items[] = {
-      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0},
-      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
-      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
-      {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0}, {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},   {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
       {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
   };
   try {

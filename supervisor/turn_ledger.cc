@@ -120,8 +120,8 @@ void TurnLedger::Recover(const JournalRecovery& rec) {
     } else if (rt.was_running && rt.attempts >= agent->max_attempts) {
       End(rt.turn_id, TurnStatus::kFailed,
           "poison: turn " + std::to_string(rt.turn_id) + " was running when its supervisor died " +
-              std::to_string(rt.attempts) + " times (max_attempts = " +
-              std::to_string(agent->max_attempts) + ")");
+              std::to_string(rt.attempts) +
+              " times (max_attempts = " + std::to_string(agent->max_attempts) + ")");
     } else if (rt.was_running && !agent->retry_on_restart) {
       End(rt.turn_id, TurnStatus::kInterrupted,
           "interrupted: turn " + std::to_string(rt.turn_id) +
@@ -715,7 +715,8 @@ void TurnLedger::Finish() {
     pending_accepts_.clear();
     std::vector<PendingAck> acks = std::move(pending_acks_);
     pending_acks_.clear();
-    if (!ids.empty() || !acks.empty()) AcceptDurable({synced_batch_, std::move(ids), std::move(acks)});
+    if (!ids.empty() || !acks.empty())
+      AcceptDurable({synced_batch_, std::move(ids), std::move(acks)});
   }
   NotifyPendingWaiters();
   for (Outgoing& out : outbox_) out.after_batch = 0;

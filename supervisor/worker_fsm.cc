@@ -159,8 +159,7 @@ std::string TurnEndText(WorkerEvent e, const Transition& t, const EndTextFacts& 
              " failed; its worker sent nothing for " + std::to_string(f.heartbeat_timeout_ms) +
              "ms (heartbeat_timeout) and was killed";
     case E::kExited:
-      return "worker of session " + f.session + " died during turn " + turn + " (" + f.detail +
-             ")";
+      return "worker of session " + f.session + " died during turn " + turn + " (" + f.detail + ")";
     case E::kOperatorKill:
       return "cancelled: the worker of session " + f.session + " was killed by an operator";
     case E::kCancel:

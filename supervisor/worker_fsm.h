@@ -42,17 +42,17 @@ inline constexpr int kWorkerEventCount = 14;
 // Actions, as bits, in the order the core applies them.
 enum WorkerAction : uint32_t {
   kNone = 0,
-  kSendRun = 1u << 0,       // send the dispatched turn; arm run deadline
-  kSendStop = 1u << 1,      // ask it to exit; arm kill_grace
-  kTermGroup = 1u << 2,     // SIGTERM the process group; arm kill_grace
-  kKillGroup = 1u << 3,     // SIGKILL the process group (also sweeps leftovers after exit)
-  kEndTurn = 1u << 4,       // end the running turn with Transition::turn_status/reason
-  kDispatchNext = 1u << 5,  // give the session's next queued turn, if any
-  kCountFault = 1u << 6,    // mark this worker's death as a fault (restart policy)
-  kDropStale = 1u << 7,     // ignore the message; count it as stale
-  kTouch = 1u << 8,         // liveness refreshed
-  kRelease = 1u << 9,       // worker gone: free its slot, apply restart policy, admit others
-  kRequeueTurn = 1u << 10,  // put the running turn back (journal keeps it unresolved)
+  kSendRun = 1u << 0,           // send the dispatched turn; arm run deadline
+  kSendStop = 1u << 1,          // ask it to exit; arm kill_grace
+  kTermGroup = 1u << 2,         // SIGTERM the process group; arm kill_grace
+  kKillGroup = 1u << 3,         // SIGKILL the process group (also sweeps leftovers after exit)
+  kEndTurn = 1u << 4,           // end the running turn with Transition::turn_status/reason
+  kDispatchNext = 1u << 5,      // give the session's next queued turn, if any
+  kCountFault = 1u << 6,        // mark this worker's death as a fault (restart policy)
+  kDropStale = 1u << 7,         // ignore the message; count it as stale
+  kTouch = 1u << 8,             // liveness refreshed
+  kRelease = 1u << 9,           // worker gone: free its slot, apply restart policy, admit others
+  kRequeueTurn = 1u << 10,      // put the running turn back (journal keeps it unresolved)
   kSendConfigure = 1u << 11,    // send the agent's settings (before any run)
   kForwardProgress = 1u << 12,  // hand the partial output to the turn's subscribers
 };

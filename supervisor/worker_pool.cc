@@ -82,7 +82,8 @@ void WorkerPool::OnMessage(const std::string& peer, const void* data, size_t siz
     LogLine(LogLevel::kDebug, "stale_worker_message").Kv("peer", peer);
     return;
   }
-  if (data == nullptr) return Apply(id, WorkerEvent::kProtocolError, "message is not exactly one frame");
+  if (data == nullptr)
+    return Apply(id, WorkerEvent::kProtocolError, "message is not exactly one frame");
   auto m = common::DecodeMessage(data, size, core_.config().supervisor.max_message_bytes);
   if (!m.ok()) return Apply(id, WorkerEvent::kProtocolError, m.status().message());
   const std::string& type = common::MessageType(*m);
@@ -110,8 +111,7 @@ void WorkerPool::OnMessage(const std::string& peer, const void* data, size_t siz
     // The turn must be the one it runs; a worker that is stopping is stale anyway,
     // and the table drops what it sends.
     const uint64_t turn = static_cast<uint64_t>(m->GetInt("turn_id").value());
-    if (w.state != WorkerState::kStopping &&
-        (!w.running || turn != w.running->turn_ids.front())) {
+    if (w.state != WorkerState::kStopping && (!w.running || turn != w.running->turn_ids.front())) {
       return Apply(id, WorkerEvent::kProtocolError,
                    std::string(done ? "done" : "progress") + " for turn " + std::to_string(turn) +
                        " it was not given");
@@ -431,7 +431,8 @@ void WorkerPool::OnTimer(const Timer& t) {
       if (w->state == WorkerState::kStopping) break;
       const auto limit = core_.config().supervisor.heartbeat_timeout;
       if (now - w->last_seen >= limit) {
-        Apply(w->id, WorkerEvent::kSilent, "no message for " + std::to_string(limit.count()) + "ms");
+        Apply(w->id, WorkerEvent::kSilent,
+              "no message for " + std::to_string(limit.count()) + "ms");
       } else {
         core_.timers().Arm({w->last_seen + limit, TimerKind::kSilence, w->id});
       }

@@ -179,9 +179,10 @@ void WorkerLoop::FinishTurn() {
   busy_ = false;
   const size_t limit = o_.max_message_bytes > 8192 ? o_.max_message_bytes - 4096 : 4096;
   if (output_.ok && output_.text.size() > limit) {
-    output_ = {false, "reply of " + std::to_string(output_.text.size()) +
-                          " bytes exceeds max_message_bytes",
-               {}};
+    output_ = {
+        false,
+        "reply of " + std::to_string(output_.text.size()) + " bytes exceeds max_message_bytes",
+        {}};
   }
   Value line = Value::MakeMap();
   line.Set("ts", NowUnixMs());

@@ -71,8 +71,7 @@ TEST(ContainmentTest, TurnsAreLoggedWhenAcceptedStartedAndEndedAndAStuckSessionI
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home, "stuck_after = \"1s\"\n"))) << sup.Log();
   auto turn = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate"});
-  ASSERT_TRUE(WaitFor([&] { return Contains(sup.Log(), "event=session_stuck"); }))
-      << sup.Log();
+  ASSERT_TRUE(WaitFor([&] { return Contains(sup.Log(), "event=session_stuck"); })) << sup.Log();
   home.OpenGate();
   EXPECT_EQ(turn.get().code, 0);
   ASSERT_TRUE(WaitFor([&] { return Contains(sup.Log(), "event=session_unstuck"); }));

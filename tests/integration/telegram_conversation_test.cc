@@ -1,9 +1,8 @@
 // The Telegram channel against the local Bot API double: conversations, queues,
 // long replies, allow_from and --deliver. Every check counts what the double
 // received, after the channel confirmed its deliveries to the core.
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <climits>
@@ -23,8 +22,7 @@ using nlohmann::json;
 constexpr auto kLong = std::chrono::seconds(60);
 
 // Waits until the supervisor log shows `n` confirmed deliveries.
-bool WaitDelivered(const SupervisorProcess& sup, int n,
-                   std::chrono::milliseconds timeout = kLong) {
+bool WaitDelivered(const SupervisorProcess& sup, int n, std::chrono::milliseconds timeout = kLong) {
   return WaitFor([&] { return CountOf(sup.Log(), "event=telegram_delivered ") >= n; }, timeout);
 }
 
@@ -145,7 +143,8 @@ TEST(TelegramConversationTest, DeliverSendsACliTurnsOutcomeToTheChat) {
   ASSERT_TRUE(tg.ok());
   SupervisorProcess sup(home, TelegramEnv());
   ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
-  ASSERT_TRUE(WaitFor([&] { return sup.Log().find("event=telegram_subscribed") != std::string::npos; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return sup.Log().find("event=telegram_subscribed") != std::string::npos; }));
   CliResult r = RunCli(home, {"agent", "--agent", "main", "--message", "from cron", "--deliver",
                               "--channel", "telegram", "--to", "77"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -160,11 +159,10 @@ TEST(TelegramConversationTest, DeliverSendsACliTurnsOutcomeToTheChat) {
 
   CliResult alone = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver"});
   EXPECT_EQ(alone.code, 0) << alone.err;  // as before: printed here, sent nowhere
-  CliResult half = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver",
-                                 "--channel", "telegram"});
+  CliResult half = RunCli(
+      home, {"agent", "--agent", "main", "--message", "x", "--deliver", "--channel", "telegram"});
   EXPECT_EQ(half.code, 2);
-  CliResult no_deliver =
-      RunCli(home, {"agent", "--agent", "main", "--message", "x", "--to", "77"});
+  CliResult no_deliver = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--to", "77"});
   EXPECT_EQ(no_deliver.code, 2);
   CliResult bad_to = RunCli(home, {"agent", "--agent", "main", "--message", "x", "--deliver",
                                    "--channel", "telegram", "--to", "abc"});
@@ -228,12 +226,19 @@ TEST(TelegramConversationTest, InAGroupOnlyMentionsAreAnsweredAndATopicHasItsOwn
   SupervisorProcess sup(home, TelegramEnv());
   ASSERT_TRUE(sup.Start(TelegramConfig(home, tg, "groups = true\n"))) << sup.Log();
   const int64_t group = -1001234;
-  tg.Control("inject", {{"chat_id", group}, {"from_id", 42}, {"chat_type", "supergroup"},
+  tg.Control("inject", {{"chat_id", group},
+                        {"from_id", 42},
+                        {"chat_type", "supergroup"},
                         {"text", "people talking"}});
-  tg.Control("inject", {{"chat_id", group}, {"from_id", 42}, {"chat_type", "supergroup"},
+  tg.Control("inject", {{"chat_id", group},
+                        {"from_id", 42},
+                        {"chat_type", "supergroup"},
                         {"text", "@laneway_test_bot hi"}});
-  tg.Control("inject", {{"chat_id", group}, {"from_id", 43}, {"chat_type", "supergroup"},
-                        {"thread_id", 7}, {"text", "@laneway_test_bot in a topic"}});
+  tg.Control("inject", {{"chat_id", group},
+                        {"from_id", 43},
+                        {"chat_type", "supergroup"},
+                        {"thread_id", 7},
+                        {"text", "@laneway_test_bot in a topic"}});
   ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
   json sent = tg.Sent();
   ASSERT_EQ(sent.size(), 2u) << sent.dump();

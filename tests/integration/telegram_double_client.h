@@ -31,7 +31,8 @@ class TelegramDouble {
   std::string api_base() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   // POST /control/<op> with `body`; the parsed answer (null on a transport error).
-  nlohmann::json Control(const std::string& op, const nlohmann::json& body = nlohmann::json::object());
+  nlohmann::json Control(const std::string& op,
+                         const nlohmann::json& body = nlohmann::json::object());
   // A private-chat message from `user` (chat id = user id); returns the update id.
   int64_t Inject(int64_t user, const std::string& text);
   nlohmann::json Sent();  // array of {chat_id, text, reply_to, ...}

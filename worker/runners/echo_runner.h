@@ -9,9 +9,7 @@ namespace laneway::worker {
 
 class EchoRunner : public Runner {
  public:
-  TurnOutput Run(const TurnInput& input, RunContext&) override {
-    return {true, input.message, {}};
-  }
+  TurnOutput Run(const TurnInput& input, RunContext&) override { return {true, input.message, {}}; }
   bool Blocks() const override { return false; }
 };
 

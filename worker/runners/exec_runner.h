@@ -2,8 +2,8 @@
 // stdin, its stdout is the reply; a non-zero exit (or a signal) is a failed turn
 // carrying the tail of its stderr. Stdout is streamed (RunContext::Emit) as it is read.
 // The reply is complete when the command exits (then the pipes are drained for
-// kDrainAfterExit): a background child holding stdout does not delay it. The child stays in the worker's process group,
-// so the supervisor's kill of the group reaches it and everything it forks.
+// kDrainAfterExit): a background child holding stdout does not delay it. The child stays in the
+// worker's process group, so the supervisor's kill of the group reaches it and everything it forks.
 //
 // Environment added for the child: LANEWAY_AGENT, LANEWAY_SESSION,
 // LANEWAY_TURN_ID, LANEWAY_TRANSCRIPT.

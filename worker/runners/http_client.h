@@ -8,8 +8,8 @@
 // byte of it (or at the end, for a body-less response).
 //
 // Connections are kept alive between requests (curl's connection cache lives in
-// the multi handle). Every socket is close-on-exec, curl's own wake-up pair too. Only http and https
-// are allowed and redirects are not followed, so the key never goes elsewhere.
+// the multi handle). Every socket is close-on-exec, curl's own wake-up pair too. Only http and
+// https are allowed and redirects are not followed, so the key never goes elsewhere.
 //
 // Thread-safety: one thread at a time per client. libcurl's headers stay in the .cc.
 #ifndef LANEWAY_WORKER_RUNNERS_HTTP_CLIENT_H_

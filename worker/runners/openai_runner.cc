@@ -5,8 +5,6 @@
 // already reached live readers, and a second answer would contradict them.
 #include "worker/runners/openai_runner.h"
 
-#include "common/read_file.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/read_file.h"
 #include "worker/runners/chat_history.h"
 #include "worker/runners/openai_protocol.h"
 #include "worker/runners/sse_parser.h"
@@ -59,7 +58,6 @@ class RealClock : public RunnerClock {
 int64_t MsBetween(SteadyTime a, SteadyTime b) {
   return std::chrono::duration_cast<milliseconds>(b - a).count();
 }
-
 
 std::string TrimSpace(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -249,7 +247,8 @@ common::Result<std::string> OpenAiRunner::ReadApiKey() const {
 
 common::Result<std::string> OpenAiRunner::ReadSystemPrompt() const {
   if (agent_.system_prompt_file.empty()) return agent_.system_prompt;
-  auto text = common::ReadWholeFile(agent_.system_prompt_file, kMaxSecretFile * 16, "system_prompt_file");
+  auto text =
+      common::ReadWholeFile(agent_.system_prompt_file, kMaxSecretFile * 16, "system_prompt_file");
   if (!text.ok()) return text.status();
   return TrimSpace(std::move(text).value());
 }

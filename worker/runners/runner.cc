@@ -13,7 +13,8 @@ common::Result<std::unique_ptr<Runner>> MakeRunner(const RunnerOptions& options)
     case common::RunnerKind::kExec:
       if (options.agent.command.empty())
         return common::Status::InvalidArgument("exec runner needs a command");
-      return std::unique_ptr<Runner>(new ExecRunner(options.agent.command, options.max_reply_bytes));
+      return std::unique_ptr<Runner>(
+          new ExecRunner(options.agent.command, options.max_reply_bytes));
     case common::RunnerKind::kOpenAi: {
       auto r = OpenAiRunner::Create(options.agent, options.max_reply_bytes);
       if (!r.ok()) return r.status();

@@ -1,13 +1,12 @@
 #include "supervisor/channels/http/auth.h"
 
-#include "common/read_file.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/read_file.h"
 #include "common/token_file.h"
 
 namespace laneway::supervisor::http {
@@ -18,7 +17,6 @@ std::string UnderHome(const std::string& path, const common::Paths& paths) {
   if (path.empty() || path[0] == '/') return path;
   return paths.home + "/" + path;
 }
-
 
 const char* EnvOrNull(const std::string& name) {
   if (name.empty()) return nullptr;

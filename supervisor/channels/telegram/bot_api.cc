@@ -125,8 +125,8 @@ ApiReply BotApi::Call(const std::string& method, const json& params,
   curl_slist_free_all(headers);
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Failure(ApiReply::Kind::kCancelled, method);
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return Failure(ApiReply::Kind::kTimeout, method + ": no answer within " +
-                                                 std::to_string(timeout.count()) + "ms");
+    return Failure(ApiReply::Kind::kTimeout,
+                   method + ": no answer within " + std::to_string(timeout.count()) + "ms");
   }
   if (rc != CURLE_OK) {
     return Failure(ApiReply::Kind::kNetwork, method + ": " + curl_easy_strerror(rc));
@@ -175,8 +175,7 @@ ApiReply BotApi::SendMessage(const std::string& chat_id, const std::string& text
   json p = {{"chat_id", chat_id}, {"text", text}};
   if (!reply_to.empty()) {
     // A reply to a message that was deleted meanwhile is still sent.
-    p["reply_parameters"] = {{"message_id", ToId(reply_to)},
-                             {"allow_sending_without_reply", true}};
+    p["reply_parameters"] = {{"message_id", ToId(reply_to)}, {"allow_sending_without_reply", true}};
   }
   if (!thread_id.empty()) p["message_thread_id"] = ToId(thread_id);
   if (!parse_mode.empty()) p["parse_mode"] = parse_mode;

@@ -31,8 +31,8 @@ struct ApiReply {
   };
   Kind kind = Kind::kNetwork;
   nlohmann::json result;
-  int64_t error_code = 0;   // kApiError: 400, 401, 403, 409, 429, ...
-  std::string description;  // kApiError: Telegram's text; otherwise what failed
+  int64_t error_code = 0;     // kApiError: 400, 401, 403, 409, 429, ...
+  std::string description;    // kApiError: Telegram's text; otherwise what failed
   int64_t retry_after_s = 0;  // kApiError 429: parameters.retry_after
 
   bool ok() const { return kind == Kind::kOk; }

@@ -24,10 +24,10 @@ using common::LogLine;
 using common::Value;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kApiTimeout{30'000};          // getMe, sendMessage, sendChatAction
-constexpr milliseconds kCoreAnswerTimeout{10'000};   // resend a submit / delivered after this
+constexpr milliseconds kApiTimeout{30'000};         // getMe, sendMessage, sendChatAction
+constexpr milliseconds kCoreAnswerTimeout{10'000};  // resend a submit / delivered after this
 constexpr milliseconds kSubscribeRetry{1'000};
-constexpr milliseconds kMaxWait{100};                // how often `stop` is looked at
+constexpr milliseconds kMaxWait{100};  // how often `stop` is looked at
 // Sends between two looks at the core and the poller: accepting new updates never
 // waits behind a long queue of replies.
 constexpr size_t kSendsPerRound = 4;
@@ -165,16 +165,16 @@ bool ChannelLoop::ConnectBot() {
       health_->bot_id = bot_.id;
       health_->bot_username = bot_.username;
       health_->error.clear();
-      LogLine(LogLevel::kInfo, "telegram_connected").Kv("bot_id", bot_.id)
-          .Kv("bot", bot_.username);
+      LogLine(LogLevel::kInfo, "telegram_connected").Kv("bot_id", bot_.id).Kv("bot", bot_.username);
       return true;
     }
     if (r.kind == ApiReply::Kind::kCancelled) return false;
     std::string why = r.kind == ApiReply::Kind::kApiError
                           ? "getMe: " + std::to_string(r.error_code) + " " + r.description
                           : r.description;
-    milliseconds wait = r.error_code == 429 ? std::chrono::seconds(std::max<int64_t>(1, r.retry_after_s))
-                                            : backoff.Next();
+    milliseconds wait = r.error_code == 429
+                            ? std::chrono::seconds(std::max<int64_t>(1, r.retry_after_s))
+                            : backoff.Next();
     {
       std::lock_guard<std::mutex> l(health_->mu);
       health_->error = why;
@@ -226,7 +226,8 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
   BotState& st = store_->mutable_state();
   BatchPlan plan = PlanBatch(st.offset, ids);
   if (plan.reset) {
-    LogLine(LogLevel::kWarn, "telegram_offset_reset").Kv("stored_offset", st.offset)
+    LogLine(LogLevel::kWarn, "telegram_offset_reset")
+        .Kv("stored_offset", st.offset)
         .Kv("first_update", ids.front());
   }
   batch_open_ = true;
@@ -246,8 +247,10 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
         SubmitUpdate(*u);
         break;
       case InboundUpdate::Action::kRefuse: {
-        LogLine(LogLevel::kInfo, "telegram_refused").Kv("user", u->from_id)
-            .Kv("chat", u->chat_id).Kv("update", u->update_id);
+        LogLine(LogLevel::kInfo, "telegram_refused")
+            .Kv("user", u->from_id)
+            .Kv("chat", u->chat_id)
+            .Kv("update", u->update_id);
         std::lock_guard<std::mutex> l(health_->mu);
         ++health_->refused;
         if (st.refused.insert(u->from_id).second) {  // stored with the offset below
@@ -256,7 +259,8 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
         break;
       }
       case InboundUpdate::Action::kIgnore: {
-        LogLine(LogLevel::kDebug, "telegram_ignored").Kv("update", u->update_id)
+        LogLine(LogLevel::kDebug, "telegram_ignored")
+            .Kv("update", u->update_id)
             .Kv("reason", u->reason);
         std::lock_guard<std::mutex> l(health_->mu);
         ++health_->ignored;
@@ -309,8 +313,11 @@ void ChannelLoop::HandleCore(const Value& m) {
     const int64_t turn = m.GetIntOr("turn_id", 0).value();
     const InboundUpdate& u = it->second.update;
     const bool attached = m.GetBoolOr("attached", false).value();
-    LogLine(LogLevel::kInfo, "telegram_turn_accepted").Kv("turn", turn).Kv("update", u.update_id)
-        .Kv("session", u.session).Kv("attached", attached ? "yes" : "no");
+    LogLine(LogLevel::kInfo, "telegram_turn_accepted")
+        .Kv("turn", turn)
+        .Kv("update", u.update_id)
+        .Kv("session", u.session)
+        .Kv("attached", attached ? "yes" : "no");
     // A re-submit after a restart attaches to a turn that may have ended (and been
     // delivered) long ago: no "typing" for it, as no outcome may follow to stop it.
     if (turn > 0 && !attached) {
@@ -333,7 +340,8 @@ void ChannelLoop::HandleCore(const Value& m) {
     // for the core to deliver, so the channel answers it itself.
     const InboundUpdate& u = it->second.update;
     const std::string error = m.GetStringOr("error", "").value();
-    LogLine(LogLevel::kWarn, "telegram_submit_rejected").Kv("update", u.update_id)
+    LogLine(LogLevel::kWarn, "telegram_submit_rejected")
+        .Kv("update", u.update_id)
         .Kv("error", error);
     QueueText(0, u.chat_id, u.message_id, u.thread_id,
               DeliveryText(m.GetStringOr("status", "rejected").value(), "", error));
@@ -375,7 +383,8 @@ void ChannelLoop::HandleCore(const Value& m) {
     auto it = submits_.find(id);
     if (it != submits_.end()) {
       const InboundUpdate& u = it->second.update;
-      LogLine(LogLevel::kWarn, "telegram_submit_error").Kv("update", u.update_id)
+      LogLine(LogLevel::kWarn, "telegram_submit_error")
+          .Kv("update", u.update_id)
           .Kv("error", error);
       QueueText(0, u.chat_id, u.message_id, u.thread_id, DeliveryText("rejected", "", error));
       submits_.erase(it);
@@ -400,9 +409,9 @@ void ChannelLoop::OnDelivery(const Value& m) {
     QueueText(turn, "", "", "", "");
     return;
   }
-  QueueText(turn, chat, Str(origin->Find("message_id")), Str(origin->Find("thread_id")),
-            DeliveryText(status, m.GetStringOr("reply", "").value(),
-                         m.GetStringOr("error", "").value()));
+  QueueText(
+      turn, chat, Str(origin->Find("message_id")), Str(origin->Find("thread_id")),
+      DeliveryText(status, m.GetStringOr("reply", "").value(), m.GetStringOr("error", "").value()));
 }
 
 void ChannelLoop::QueueText(int64_t turn_id, const std::string& chat_id,

@@ -92,7 +92,7 @@ class ChannelLoop {
   int64_t batch_next_offset_ = 0;
   int64_t batch_epoch_ = 0;
   std::unique_ptr<DeliveryQueue> deliveries_;  // once the state store is open
-  std::unique_ptr<TypingPinger> typing_;  // once connected
+  std::unique_ptr<TypingPinger> typing_;       // once connected
   std::chrono::milliseconds typing_limit_;
 };
 

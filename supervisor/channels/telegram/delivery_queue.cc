@@ -11,8 +11,8 @@ namespace laneway::supervisor::telegram {
 using common::LogLevel;
 using common::LogLine;
 
-DeliveryQueue::DeliveryQueue(Options opt, BotState* state, std::function<void()> save,
-                             SendFn send, ConfirmFn confirm, const std::atomic<bool>* stop)
+DeliveryQueue::DeliveryQueue(Options opt, BotState* state, std::function<void()> save, SendFn send,
+                             ConfirmFn confirm, const std::atomic<bool>* stop)
     : opt_(std::move(opt)),
       state_(state),
       save_(std::move(save)),
@@ -97,26 +97,34 @@ bool DeliveryQueue::SendPieces(Entry& e, Time now) {
     if (r.kind == ApiReply::Kind::kCancelled) return false;
     ++send_errors_;
     if (r.kind == ApiReply::Kind::kApiError && r.error_code == 400 && !parse_mode.empty()) {
-      LogLine(LogLevel::kWarn, "telegram_format_rejected").Kv("turn", e.turn_id)
+      LogLine(LogLevel::kWarn, "telegram_format_rejected")
+          .Kv("turn", e.turn_id)
           .Kv("error", r.description);
       e.plain = true;  // the same piece again, as plain text
       continue;
     }
     if (r.kind == ApiReply::Kind::kApiError && r.error_code == 429) {
       e.next_at = now + std::chrono::seconds(std::max<int64_t>(1, r.retry_after_s));
-      LogLine(LogLevel::kWarn, "telegram_rate_limited").Kv("method", "sendMessage")
+      LogLine(LogLevel::kWarn, "telegram_rate_limited")
+          .Kv("method", "sendMessage")
           .Kv("retry_after_s", r.retry_after_s);
       return false;
     }
     if (r.kind == ApiReply::Kind::kApiError && r.error_code >= 400 && r.error_code < 500) {
-      LogLine(LogLevel::kError, "telegram_delivery_abandoned").Kv("turn", e.turn_id)
-          .Kv("chat", e.chat_id).Kv("code", r.error_code).Kv("error", r.description);
+      LogLine(LogLevel::kError, "telegram_delivery_abandoned")
+          .Kv("turn", e.turn_id)
+          .Kv("chat", e.chat_id)
+          .Kv("code", r.error_code)
+          .Kv("error", r.description);
       return true;
     }
     std::chrono::milliseconds wait = e.backoff->Next();
     e.next_at = now + wait;
-    LogLine(LogLevel::kWarn, "telegram_send_failed").Kv("turn", e.turn_id).Kv("chat", e.chat_id)
-        .Kv("error", r.description).Kv("retry_ms", wait.count());
+    LogLine(LogLevel::kWarn, "telegram_send_failed")
+        .Kv("turn", e.turn_id)
+        .Kv("chat", e.chat_id)
+        .Kv("error", r.description)
+        .Kv("retry_ms", wait.count());
     return false;
   }
   return true;
@@ -133,7 +141,8 @@ int64_t DeliveryQueue::OnConfirmed(int64_t req) {
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->confirm_req != req) continue;
     const int64_t turn = it->turn_id;
-    LogLine(LogLevel::kInfo, "telegram_delivered").Kv("turn", turn)
+    LogLine(LogLevel::kInfo, "telegram_delivered")
+        .Kv("turn", turn)
         .Kv("pieces", static_cast<int64_t>(it->pieces.size()));
     if (state_->sent.erase(turn) > 0) save_();
     entries_.erase(it);

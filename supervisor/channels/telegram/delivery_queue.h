@@ -6,12 +6,12 @@
 // Serve(now) sends whatever is due, piece by piece (message_split.h), the first
 // piece as a reply to the user's message. After each piece but the last that
 // Telegram confirmed, the count is written to BotState::sent and `save` is called,
-// so a crash resumes after the last confirmed piece. Then `confirm` sends `delivered`; OnConfirmed() forgets
-// the turn. Failures: 429 waits retry_after; a formatting rejection (400 with a
-// parse_mode) is retried as plain text; any other 4xx abandons the entry (logged,
-// still confirmed: retrying cannot help and the core would offer it forever);
-// network errors and 5xx back off with jitter. One chat's entries go out in order;
-// an entry waiting for a retry holds back only its own chat.
+// so a crash resumes after the last confirmed piece. Then `confirm` sends `delivered`;
+// OnConfirmed() forgets the turn. Failures: 429 waits retry_after; a formatting rejection (400 with
+// a parse_mode) is retried as plain text; any other 4xx abandons the entry (logged, still
+// confirmed: retrying cannot help and the core would offer it forever); network errors and 5xx back
+// off with jitter. One chat's entries go out in order; an entry waiting for a retry holds back only
+// its own chat.
 //
 // Time comes in as arguments and sending through SendFn, so unit tests drive it
 // with a fake clock and a scripted Bot API. Single-threaded (the channel thread).
@@ -20,8 +20,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>

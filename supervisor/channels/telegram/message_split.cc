@@ -53,7 +53,8 @@ void BestCut(std::string_view s, size_t window, size_t* piece, size_t* sep) {
   auto search = [&](std::string_view needle, size_t min_pos) -> size_t {
     std::string_view ext = s.substr(0, std::min(s.size(), window + needle.size()));
     size_t pos = ext.rfind(needle);
-    if (pos == std::string_view::npos || pos > window || pos < min_pos) return std::string_view::npos;
+    if (pos == std::string_view::npos || pos > window || pos < min_pos)
+      return std::string_view::npos;
     return pos;
   };
   const size_t half = w.size() / 2;

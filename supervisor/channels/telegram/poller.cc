@@ -29,7 +29,8 @@ bool SleepUnlessStopped(milliseconds d, const std::atomic<bool>* stop) {
   while (!stop->load()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= end) return true;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kStopCheck, end - now));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(kStopCheck, end - now));
   }
   return false;
 }
@@ -106,7 +107,8 @@ void RunPoller(const PollerOptions& opt, zmq::context_t* ctx, const std::string&
           ++health->rate_limited;
         }
         wait = std::chrono::seconds(std::max<int64_t>(1, r.retry_after_s));
-        LogLine(LogLevel::kWarn, "telegram_rate_limited").Kv("method", "getUpdates")
+        LogLine(LogLevel::kWarn, "telegram_rate_limited")
+            .Kv("method", "getUpdates")
             .Kv("retry_after_s", r.retry_after_s);
       } else if (r.kind == ApiReply::Kind::kApiError && r.error_code == 409) {
         SetFault(health, "duplicate_poller", r.description);
@@ -116,18 +118,21 @@ void RunPoller(const PollerOptions& opt, zmq::context_t* ctx, const std::string&
         }
         wait = backoff.Next();
         LogLine(LogLevel::kError, "telegram_duplicate_poller")
-            .Kv("error", r.description).Kv("retry_ms", wait.count());
+            .Kv("error", r.description)
+            .Kv("retry_ms", wait.count());
       } else if (r.kind == ApiReply::Kind::kApiError &&
                  (r.error_code == 401 || r.error_code == 404)) {
         SetFault(health, "unauthorized", r.description);
         wait = backoff.Next();
         LogLine(LogLevel::kError, "telegram_unauthorized")
-            .Kv("error", r.description).Kv("retry_ms", wait.count());
+            .Kv("error", r.description)
+            .Kv("retry_ms", wait.count());
       } else {
         SetFault(health, "unreachable", r.description);
         wait = backoff.Next();
         LogLine(LogLevel::kWarn, "telegram_poll_failed")
-            .Kv("error", r.description).Kv("retry_ms", wait.count());
+            .Kv("error", r.description)
+            .Kv("retry_ms", wait.count());
       }
       if (!SleepUnlessStopped(wait, stop)) break;
     }

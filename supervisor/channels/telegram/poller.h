@@ -32,7 +32,8 @@ namespace laneway::supervisor::telegram {
 struct PollHealth {
   mutable std::mutex mu;
   int64_t last_ok_unix_ms = 0;  // last poll that completed (with or without updates)
-  std::string fault;  // "" | duplicate_poller | unauthorized | rate_limited | unreachable | poller_died
+  std::string
+      fault;  // "" | duplicate_poller | unauthorized | rate_limited | unreachable | poller_died
   std::string last_error;
   int64_t polls = 0;
   int64_t poll_errors = 0;

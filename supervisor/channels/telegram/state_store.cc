@@ -3,8 +3,6 @@
 // it (or delete it to start over) and it is tiny.
 #include "supervisor/channels/telegram/state_store.h"
 
-#include "common/read_file.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/paths.h"
+#include "common/read_file.h"
 
 namespace laneway::supervisor::telegram {
 
@@ -30,7 +29,6 @@ Status WriteAll(int fd, const std::string& data, const std::string& what) {
   }
   return Status::Ok();
 }
-
 
 }  // namespace
 

@@ -27,7 +27,8 @@ bool IsTokenChar(char ch) {
 
 common::Result<std::string> ReadTokenFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("channels.telegram.bot_token_file: cannot read " + path, errno);
+  if (fd < 0)
+    return Status::FromErrno("channels.telegram.bot_token_file: cannot read " + path, errno);
   std::string text;
   char buf[1024];
   for (;;) {
@@ -82,9 +83,10 @@ Status TelegramChannel::Start() {
     loop.Run();
   });
   common::LogLine(common::LogLevel::kInfo, "telegram_channel_started")
-      .Kv("agent", cfg.agent).Kv("groups", cfg.groups ? "on" : "off")
-      .Kv("allow_from", cfg.allow_everyone ? "everyone"
-                                           : std::to_string(cfg.allow_from.size()) + " users");
+      .Kv("agent", cfg.agent)
+      .Kv("groups", cfg.groups ? "on" : "off")
+      .Kv("allow_from",
+          cfg.allow_everyone ? "everyone" : std::to_string(cfg.allow_from.size()) + " users");
   if (cfg.allow_everyone) {
     // Not an error (a public bot is a valid choice), but never a silent one.
     common::LogLine(common::LogLevel::kWarn, "telegram_open_to_everyone")

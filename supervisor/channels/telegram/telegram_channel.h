@@ -2,7 +2,8 @@
 //
 // Threads: the channel thread (owns the DEALER "ch:telegram" to the core, the state
 // store and deliveries; every sendMessage happens here), the poller (poller.h;
-// getUpdates only) and the typing pinger (typing.h; sendChatAction only). The core thread only calls Start/Stop/State/Ready.
+// getUpdates only) and the typing pinger (typing.h; sendChatAction only). The core thread only
+// calls Start/Stop/State/Ready.
 //
 // The flow, and why it loses nothing and answers nothing twice (docs/telegram.md):
 //  1. getMe gives the bot id; the state store for that id gives the offset.

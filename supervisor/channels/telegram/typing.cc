@@ -25,8 +25,8 @@ TypingPinger::~TypingPinger() {
   thread_.join();
 }
 
-void TypingPinger::Begin(int64_t turn_id, const std::string& chat_id,
-                         const std::string& thread_id, common::SteadyTime until) {
+void TypingPinger::Begin(int64_t turn_id, const std::string& chat_id, const std::string& thread_id,
+                         common::SteadyTime until) {
   std::lock_guard<std::mutex> l(mu_);
   if (entries_.count(turn_id)) return;
   entries_[turn_id] = Entry{chat_id, thread_id, std::chrono::steady_clock::now(), until};

@@ -47,19 +47,20 @@ struct Fixture {
   DeliveryQueue q;
 
   explicit Fixture(std::string parse_mode = "")
-      : q(Options(parse_mode), &state, [this] { ++saves; },
-          [this](const SendRequest& r) {
-            sends.push_back(r);
-            if (replies.empty()) return Ok();
-            ApiReply a = replies.front();
-            replies.erase(replies.begin());
-            return a;
-          },
-          [this](int64_t turn) {
-            confirms.push_back(turn);
-            return next_req++;
-          },
-          nullptr) {}
+      : q(
+            Options(parse_mode), &state, [this] { ++saves; },
+            [this](const SendRequest& r) {
+              sends.push_back(r);
+              if (replies.empty()) return Ok();
+              ApiReply a = replies.front();
+              replies.erase(replies.begin());
+              return a;
+            },
+            [this](int64_t turn) {
+              confirms.push_back(turn);
+              return next_req++;
+            },
+            nullptr) {}
 
   static DeliveryQueue::Options Options(std::string parse_mode) {
     DeliveryQueue::Options o;
@@ -171,8 +172,8 @@ TEST(TelegramDeliveryTest, NetworkErrorsBackOffAndHoldOnlyThatChat) {
   EXPECT_EQ(f.sends.size(), 2u);  // still backing off: no tight loop
   f.clock.Advance(milliseconds(100));
   f.q.Serve(f.clock.Now());
-  EXPECT_EQ(f.Texts(), (std::vector<std::string>{"first for 42", "for 43", "first for 42",
-                                                 "second for 42"}));
+  EXPECT_EQ(f.Texts(),
+            (std::vector<std::string>{"first for 42", "for 43", "first for 42", "second for 42"}));
 }
 
 TEST(TelegramDeliveryTest, AFormattingRejectionIsRetriedAsPlainText) {

@@ -15,9 +15,9 @@ std::string Repeat(const std::string& s, size_t n) {
 
 TEST(TelegramSplitTest, CountsUtf16CodeUnitsTheWayTelegramDoes) {
   EXPECT_EQ(Utf16Length("abc"), 3u);
-  EXPECT_EQ(Utf16Length("é"), 1u);         // 2 bytes, 1 unit
-  EXPECT_EQ(Utf16Length("€"), 1u);         // 3 bytes, 1 unit
-  EXPECT_EQ(Utf16Length("😀"), 2u);        // 4 bytes, a surrogate pair
+  EXPECT_EQ(Utf16Length("é"), 1u);  // 2 bytes, 1 unit
+  EXPECT_EQ(Utf16Length("€"), 1u);  // 3 bytes, 1 unit
+  EXPECT_EQ(Utf16Length("😀"), 2u);  // 4 bytes, a surrogate pair
   EXPECT_EQ(Utf16Length("a😀b"), 4u);
   EXPECT_EQ(Utf16Length(std::string("\xff", 1)), 1u);  // invalid byte counts 1
 }

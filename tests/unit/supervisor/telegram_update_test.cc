@@ -104,9 +104,9 @@ TEST(TelegramUpdateTest, NonMessagesAndOddShapesAreIgnoredNotErrors) {
   EXPECT_EQ(ParseUpdate(json{{"update_id", 1}, {"edited_message", json::object()}}, kBot, Policy())
                 ->reason,
             "edited");
-  EXPECT_EQ(ParseUpdate(json{{"update_id", 1}, {"channel_post", json::object()}}, kBot, Policy())
-                ->reason,
-            "channel_post");
+  EXPECT_EQ(
+      ParseUpdate(json{{"update_id", 1}, {"channel_post", json::object()}}, kBot, Policy())->reason,
+      "channel_post");
   EXPECT_EQ(ParseUpdate(json{{"update_id", 1}, {"message", "text"}}, kBot, Policy())->reason,
             "not_a_message");
   json no_chat = Private(1, 42, "x");

@@ -121,12 +121,19 @@ const std::vector<Cell>& Table() {
 }
 
 std::string ActionNames(uint32_t a) {
-  static const std::pair<uint32_t, const char*> kNames[] = {
-      {kSendRun, "SendRun"},       {kSendStop, "SendStop"},      {kTermGroup, "TermGroup"},
-      {kKillGroup, "KillGroup"},   {kEndTurn, "EndTurn"},        {kDispatchNext, "DispatchNext"},
-      {kCountFault, "CountFault"}, {kDropStale, "DropStale"},    {kTouch, "Touch"},
-      {kRelease, "Release"},       {kRequeueTurn, "RequeueTurn"}, {kSendConfigure, "SendConfigure"},
-      {kForwardProgress, "ForwardProgress"}};
+  static const std::pair<uint32_t, const char*> kNames[] = {{kSendRun, "SendRun"},
+                                                            {kSendStop, "SendStop"},
+                                                            {kTermGroup, "TermGroup"},
+                                                            {kKillGroup, "KillGroup"},
+                                                            {kEndTurn, "EndTurn"},
+                                                            {kDispatchNext, "DispatchNext"},
+                                                            {kCountFault, "CountFault"},
+                                                            {kDropStale, "DropStale"},
+                                                            {kTouch, "Touch"},
+                                                            {kRelease, "Release"},
+                                                            {kRequeueTurn, "RequeueTurn"},
+                                                            {kSendConfigure, "SendConfigure"},
+                                                            {kForwardProgress, "ForwardProgress"}};
   std::string out;
   for (const auto& [bit, name] : kNames) {
     if (a & bit) out += (out.empty() ? "" : "|") + std::string(name);
