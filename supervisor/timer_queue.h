@@ -21,6 +21,7 @@ enum class TimerKind : uint8_t {
   kBackoff,       // target = session serial
   kDrain,         // shutdown's drain_timeout
   kHousekeeping,  // periodic: session index, journal compaction, reclaiming slots
+  kCron,          // cron/cron_service.h: token 0 = schedule, 1 = jobs-file write poll
 };
 
 struct Timer {

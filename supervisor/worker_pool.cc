@@ -22,6 +22,11 @@ using common::Value;
 
 namespace {
 
+// A subagent session carries its own run timeout (subagents.h).
+std::chrono::milliseconds RunTimeoutOf(const Session* s, const common::AgentConfig& agent) {
+  return s != nullptr && s->run_timeout ? *s->run_timeout : agent.run_timeout;
+}
+
 // "w<digits>" -> id, 0 if the routing id is not one we hand out.
 uint64_t ParseWorkerId(const std::string& peer) {
   if (peer.size() < 2 || peer.size() > 20 || peer[0] != 'w') return 0;
@@ -192,7 +197,7 @@ void WorkerPool::Interpret(const Event& ev) {
       EndTextFacts f;
       f.lead_turn = batch.turn_ids.front();
       f.session = w.session;
-      f.run_timeout_ms = agent ? agent->run_timeout.count() : 0;
+      f.run_timeout_ms = agent ? RunTimeoutOf(s, *agent).count() : 0;
       f.heartbeat_timeout_ms = core_.config().supervisor.heartbeat_timeout.count();
       f.detail = ev.detail;
       text = TurnEndText(e, t, f);
@@ -302,7 +307,7 @@ void WorkerPool::SendRun(Worker& w, Session* s) {
   const auto now = core_.clock().Now();
   w.turn_started = now;
   const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
-  if (agent) ArmTimer(w, TimerKind::kRunDeadline, now + agent->run_timeout);
+  if (agent) ArmTimer(w, TimerKind::kRunDeadline, now + RunTimeoutOf(s, *agent));
 }
 
 void WorkerPool::DispatchNext(Worker& w) {
@@ -370,7 +375,9 @@ bool WorkerPool::Spawn(Session& s) {
                std::to_string(o.supervisor_pid),
                "--max-message-bytes",
                std::to_string(sc.max_message_bytes)};
-  spec.extra_env = {{"LANEWAY_HOME", o.paths.home}};
+  // The agent command inherits these: `laneway spawn` finds the supervisor here.
+  spec.extra_env = {{"LANEWAY_HOME", o.paths.home},
+                    {"LANEWAY_CONTROL_ENDPOINT", o.paths.control_endpoint()}};
   auto pid = o.spawner->Spawn(spec);
   const auto now = core_.clock().Now();
   if (!pid.ok()) {
@@ -419,7 +426,7 @@ void WorkerPool::OnTimer(const Timer& t) {
       const Session* s = core_.sessions().Find(w->session);
       const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
       if (w->state != WorkerState::kBusy || !agent) break;
-      const auto deadline = w->turn_started + agent->run_timeout;
+      const auto deadline = w->turn_started + RunTimeoutOf(s, *agent);
       if (now >= deadline) {
         Apply(w->id, WorkerEvent::kRunTimeout);
       } else {
