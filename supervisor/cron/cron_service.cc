@@ -127,9 +127,11 @@ Status CronService::Start() {
     LogLine(LogLevel::kInfo, "cron_refire").Kv("job", name).Kv("scheduled_unix_ms", scheduled);
     Fire(jobs_[name], scheduled, /*manual=*/false, /*catch_up=*/false, nullptr);
   }
-  LogLine(LogLevel::kInfo, "cron_started")
-      .Kv("jobs", static_cast<uint64_t>(jobs_.size()))
-      .Kv("file", store_->path());
+  if (!jobs_.empty()) {
+    LogLine(LogLevel::kInfo, "cron_started")
+        .Kv("jobs", static_cast<uint64_t>(jobs_.size()))
+        .Kv("file", store_->path());
+  }
   if (adopted > 0) Changed();
   Tick();
   return Status::Ok();
