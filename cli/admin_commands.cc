@@ -271,12 +271,14 @@ int CmdWorkers(int argc, char** argv) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> table = {
-      {"SESSION", "PID", "STATE", "TURN", "TURN_AGE", "QUEUE", "RESTARTS", "RSS"}};
+      {"SESSION", "PID", "STATE", "TURN", "TURN_AGE", "QUEUE", "RESTARTS", "RSS", "KIND"}};
   for (const Value& r : rows.is_array() ? rows.as_array() : Value::Array{}) {
     const Value* rss = r.Find("rss_kb");
+    const Value* sub = r.Find("subagent");
     table.push_back({Str(r, "session"), Str(r, "pid"), Str(r, "state"), Str(r, "turn_id"),
                      Age(r, "turn_age_ms"), Str(r, "queue_depth"), Str(r, "restarts"),
-                     rss && rss->is_int() ? std::to_string(rss->as_int() / 1024) + "MB" : "-"});
+                     rss && rss->is_int() ? std::to_string(rss->as_int() / 1024) + "MB" : "-",
+                     sub && sub->is_bool() && sub->as_bool() ? "subagent" : "-"});
   }
   if (table.size() == 1) {
     std::cout << "no workers running\n";

@@ -15,6 +15,8 @@ int CmdSessions(int argc, char** argv);
 int CmdOperator(int argc, char** argv);  // kill | restart | cancel
 int CmdReload(int argc, char** argv);
 int CmdToken(int argc, char** argv);  // cli/token_command.cc
+int CmdCron(int argc, char** argv);   // cli/cron_commands.cc
+int CmdSpawn(int argc, char** argv);  // cli/spawn_command.cc
 
 }  // namespace laneway::cli
 

@@ -32,6 +32,10 @@ constexpr const char* kHelp =
     "                                  cancel the running turn\n"
     "  reload [--json]                 re-read the config\n"
     "  token                           print the gateway port's token\n"
+    "  cron add|list|show|rm|enable|disable|run|runs ...\n"
+    "                                  manage cron jobs (laneway cron --help)\n"
+    "  spawn --message TEXT [--agent ID] [--timeout DUR] [--wait] [--json]\n"
+    "                                  start a subagent from a running turn\n"
     "\n"
     "SESSION: agent:<agent>:<name>, <agent>:<name>, or <name> of the default agent.\n"
     "With --json every command prints one JSON object, on failure {\"error\",\"code\"}.\n"
@@ -67,6 +71,8 @@ int main(int argc, char** argv) {
   if (cmd == "kill" || cmd == "restart" || cmd == "cancel") return CmdOperator(argc, argv);
   if (cmd == "reload") return CmdReload(argc, argv);
   if (cmd == "token") return CmdToken(argc, argv);
+  if (cmd == "cron") return CmdCron(argc, argv);
+  if (cmd == "spawn") return CmdSpawn(argc, argv);
   std::cerr << "laneway: unknown command '" << cmd << "'\n" << kHelp;
   return kExitUsage;
 }

@@ -178,10 +178,11 @@ int CmdSessions(int argc, char** argv) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> table = {
-      {"SESSION", "AGENT", "STATE", "PID", "QUEUE", "TURNS", "RESTARTS"}};
+      {"SESSION", "AGENT", "STATE", "PID", "QUEUE", "TURNS", "RESTARTS", "PARENT", "CHILDREN"}};
   for (const Value& r : rows.as_array()) {
     table.push_back({Str(r, "session"), Str(r, "agent"), Str(r, "state"), Str(r, "pid"),
-                     Str(r, "queue_depth"), Str(r, "turns_total"), Str(r, "restarts")});
+                     Str(r, "queue_depth"), Str(r, "turns_total"), Str(r, "restarts"),
+                     Str(r, "parent"), Str(r, "children")});
   }
   if (table.size() == 1) {
     std::cout << "no sessions yet\n";

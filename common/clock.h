@@ -30,14 +30,23 @@ class SystemClock : public Clock {
 class FakeClock : public Clock {
  public:
   SteadyTime Now() const override { return now_; }
-  int64_t UnixMillis() const override { return 1'700'000'000'000 + MillisSinceStart(); }
+  int64_t UnixMillis() const override {
+    return 1'700'000'000'000 + wall_offset_ms_ + MillisSinceStart();
+  }
   void Advance(std::chrono::milliseconds d) { now_ += d; }
+  // The wall clock jumps (settimeofday, NTP step) while the steady clock does not.
+  void JumpWall(std::chrono::milliseconds d) { wall_offset_ms_ += d.count(); }
+  // Puts the wall clock at `unix_ms` now (tests of calendar schedules).
+  void SetWall(int64_t unix_ms) {
+    wall_offset_ms_ = unix_ms - 1'700'000'000'000 - MillisSinceStart();
+  }
   int64_t MillisSinceStart() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - SteadyTime{}).count();
   }
 
  private:
   SteadyTime now_{};
+  int64_t wall_offset_ms_ = 0;
 };
 
 }  // namespace laneway::common

@@ -20,6 +20,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/config_cron.h"
 #include "common/duration.h"
 #include "common/quote.h"
 #include "common/read_file.h"
@@ -757,8 +758,14 @@ void ReadRoot(const toml::table& root, Checker& c, Config& cfg) {
       if (const toml::table* t = ReadTable(node, key, c)) ReadAgents(*t, c, cfg);
     } else if (k.str() == "channels") {
       if (const toml::table* t = ReadTable(node, key, c)) ReadChannels(*t, c, cfg);
+    } else if (k.str() == "cron" || k.str() == "subagents") {
+      auto fail = [&c](const toml::node& n, const std::string& at, const std::string& what) {
+        c.Fail(n, at, what);
+      };
+      if (const toml::table* t = ReadTable(node, key, c)) ReadCronSection(k.str(), *t, fail, cfg);
     } else if (node.is_table()) {
-      c.Fail(node, key, "unknown table (expected supervisor, agents or channels)");
+      c.Fail(node, key,
+             "unknown table (expected supervisor, agents, channels, cron or subagents)");
     } else {
       c.Fail(node, key, "unknown key");
     }

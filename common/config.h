@@ -131,11 +131,36 @@ struct ChannelsConfig {
   bool operator==(const ChannelsConfig&) const = default;
 };
 
+// [cron] (common/config_cron.cc; docs/cron.md).
+struct CronConfig {
+  bool enabled = true;          // false: jobs are kept but none fires on schedule
+  uint32_t max_jobs = 1000;     // 1..100000
+  uint32_t runs_kept = 50;      // run history entries per job (1..10000)
+  // A firing found due more than this late (downtime, a forward clock jump) is
+  // "missed" and follows the job's catch_up; a later one just fires.
+  std::chrono::milliseconds missed_after{std::chrono::minutes(1)};
+
+  bool operator==(const CronConfig&) const = default;
+};
+
+// [subagents] (common/config_cron.cc; docs/subagents.md).
+struct SubagentsConfig {
+  uint32_t max_depth = 1;         // 1 = a subagent cannot spawn (1..5)
+  uint32_t max_children = 5;      // unfinished children per parent session (1..1000)
+  uint32_t max_workers = 8;       // subagent workers, their own share (1..100000)
+  std::chrono::milliseconds run_timeout{std::chrono::minutes(5)};  // default per child
+  bool kill_cancels_children = true;  // `laneway kill` of a parent cancels its children
+
+  bool operator==(const SubagentsConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path it was loaded from, or "<built-in>"
   SupervisorConfig supervisor;
   std::map<std::string, AgentConfig> agents;  // at least one
   ChannelsConfig channels;
+  CronConfig cron;
+  SubagentsConfig subagents;
 
   const AgentConfig* FindAgent(const std::string& id) const;
 };

@@ -12,6 +12,7 @@ packages=(
   libgtest-dev
   libcurl4-openssl-dev      # outbound HTTP: the openai runner, the Telegram channel
   nlohmann-json3-dev        # JSON for the gateway port, OpenAI and Telegram bodies
+  libhowardhinnant-date-dev tzdata  # cron: time zones (date/tz.h over the system tzdata)
   python3 python3-websockets  # test-only: the WebSocket client and the HTTP doubles
   curl                      # test-only: a real HTTP client in integration tests
 )

@@ -8,8 +8,10 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "supervisor/core.h"
+#include "supervisor/cron/cron_service.h"
 #include "supervisor/origin.h"
 #include "supervisor/session_table.h"
+#include "supervisor/subagents.h"
 #include "supervisor/turn_ledger.h"
 #include "supervisor/worker_pool.h"
 
@@ -70,6 +72,15 @@ const ControlService::Method* ControlService::FindMethod(std::string_view name) 
       {common::msg::kShutdown, P::kAdmin, &CS::Shutdown},
       {common::msg::kReload, P::kAdmin, &CS::Reload},
       {common::msg::kPing, P::kRead, &CS::Ping},
+      // Cron (docs/cron.md) and subagents (docs/subagents.md).
+      {"cron.list", P::kRead, &CS::Cron},
+      {"cron.status", P::kRead, &CS::Cron},
+      {"cron.runs", P::kRead, &CS::Cron},
+      {"cron.add", P::kOperate, &CS::Cron},
+      {"cron.update", P::kOperate, &CS::Cron},
+      {"cron.remove", P::kOperate, &CS::Cron},
+      {"cron.run", P::kOperate, &CS::Cron},
+      {"spawn", P::kSubmit, &CS::Spawn},
   };
   for (const Method& m : kMethods) {
     if (m.name == name) return &m;
@@ -229,6 +240,7 @@ void ControlService::Operate(const Peer& peer, int64_t req, const Value& m) {
   LogLine(LogLevel::kInfo, "operator_command").Kv("command", type).Kv("session", s->key);
   r.Set("killed_pid", w ? Value(static_cast<int64_t>(w->pid)) : Value());
   if (w) core_.pool().Apply(w->id, WorkerEvent::kOperatorKill);
+  if (type == common::msg::kKill) core_.subagents().OnParentKilled(s->key);
   if (type == common::msg::kRestart) {
     r.Set("was_parked", s->policy.parked());
     core_.sessions().Restart(*s);
@@ -283,6 +295,14 @@ void ControlService::Ping(const Peer& peer, int64_t req, const Value&) {
   Value r = Value::MakeMap();
   r.Set("pong", true);
   ReplyResult(peer, req, std::move(r));
+}
+
+void ControlService::Cron(const Peer& peer, int64_t req, const Value& m) {
+  core_.cron().Handle(peer, req, m);
+}
+
+void ControlService::Spawn(const Peer& peer, int64_t req, const Value& m) {
+  core_.subagents().Spawn(peer, req, m);
 }
 
 void ControlService::Reject(const Peer& peer, int64_t req, const std::string& session,
@@ -451,6 +471,7 @@ Value ControlService::WorkersView() const {
     r.Set("queue_depth", static_cast<int64_t>(s.queue.turns()));
     r.Set("restarts", s.restarts);
     r.Set("parked", s.policy.parked());
+    r.Set("subagent", IsSubagentSession(s.key));
     rows.Push(std::move(r));
   });
   return rows;
@@ -475,6 +496,7 @@ Value ControlService::SessionsView() const {
     r.Set("turns_total", s.turns_total);
     r.Set("restarts", s.restarts);
     r.Set("last_activity_unix_ms", s.last_activity_unix_ms);
+    core_.subagents().Annotate(s, r);  // parent / children
     rows.Push(std::move(r));
   });
   return rows;

@@ -3,8 +3,10 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "supervisor/control_service.h"
+#include "supervisor/cron/cron_service.h"
 #include "supervisor/origin.h"
 #include "supervisor/session_table.h"
+#include "supervisor/subagents.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/turn_ledger.h"
 #include "supervisor/worker_pool.h"
@@ -27,7 +29,9 @@ Core::Core(Options options)
       ledger_(std::make_unique<TurnLedger>(*this)),
       sessions_(std::make_unique<SessionTable>(*this)),
       pool_(std::make_unique<WorkerPool>(*this)),
-      control_(std::make_unique<ControlService>(*this)) {}
+      control_(std::make_unique<ControlService>(*this)),
+      cron_(std::make_unique<cron::CronService>(*this)),
+      subagents_(std::make_unique<Subagents>(*this)) {}
 
 Core::~Core() = default;
 
@@ -40,6 +44,8 @@ Status Core::Open() {
   jo.write_hook = opt_.journal_write_hook;
   jo.sync_hook = opt_.journal_sync_hook;
   if (Status st = ledger_->Open(std::move(jo)); !st.ok()) return st;
+  subagents_->Start();
+  if (Status st = cron_->Start(); !st.ok()) return st;
   timers_.Arm({started_at_ + kHousekeepingInterval, TimerKind::kHousekeeping});
   return Status::Ok();
 }
@@ -101,6 +107,9 @@ size_t Core::FireTimers(size_t max) {
         pool_->Drain(/*busy_too=*/true);
         CheckShutdownDone();
         break;
+      case TimerKind::kCron:
+        cron_->OnTimer(*t);
+        break;
       case TimerKind::kHousekeeping:
         Housekeeping();
         timers_.Arm({now + kHousekeepingInterval, TimerKind::kHousekeeping});
@@ -116,7 +125,15 @@ void Core::EndIteration() {
   ledger_->Flush();
 }
 
-void Core::Finish() { ledger_->Finish(); }
+void Core::Finish() {
+  ledger_->Finish();
+  cron_->Finish();
+}
+
+void Core::OnTurnEnded(const Turn& t) {
+  cron_->OnTurnEnded(t);
+  subagents_->OnTurnEnded(t);
+}
 
 void Core::Housekeeping() {
   pool_->Housekeeping();
@@ -124,6 +141,7 @@ void Core::Housekeeping() {
   if (opt_.orphan_sweep && pool_->launches_in_flight() == 0) opt_.orphan_sweep();
   sessions_->Housekeeping();
   ledger_->Housekeeping();
+  subagents_->Housekeeping();
 }
 
 AcceptResult Core::AcceptTurn(TurnRequest r) {

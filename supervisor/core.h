@@ -43,6 +43,10 @@ class TurnLedger;
 class SessionTable;
 class WorkerPool;
 class ControlService;
+class Subagents;
+namespace cron {
+class CronService;
+}
 
 // What a front door asks for when it submits a turn.
 struct TurnRequest {
@@ -126,6 +130,9 @@ class Core {
   SessionTable& sessions() { return *sessions_; }
   WorkerPool& pool() { return *pool_; }
   ControlService& control() { return *control_; }
+  cron::CronService& cron() { return *cron_; }
+  Subagents& subagents() { return *subagents_; }
+  const Subagents& subagents() const { return *subagents_; }
   const TurnLedger& ledger() const { return *ledger_; }
   const SessionTable& sessions() const { return *sessions_; }
   const WorkerPool& pool() const { return *pool_; }
@@ -139,6 +146,9 @@ class Core {
   Transport& transport() { return *opt_.transport; }
   common::SteadyTime started_at() const { return started_at_; }
   bool shutting_down() const { return shutting_down_; }
+
+  // Every turn's end (TurnLedger::End): cron records runs, subagents announce.
+  void OnTurnEnded(const Turn& t);
 
   void BeginShutdown(const std::string& why);
   void CheckShutdownDone();
@@ -155,6 +165,8 @@ class Core {
   std::unique_ptr<SessionTable> sessions_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<ControlService> control_;
+  std::unique_ptr<cron::CronService> cron_;
+  std::unique_ptr<Subagents> subagents_;
   common::SteadyTime started_at_{};
   bool shutting_down_ = false;
   bool exit_loop_ = false;

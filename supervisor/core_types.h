@@ -110,6 +110,8 @@ struct Session {
   int64_t last_activity_unix_ms = 0;
   size_t pending_accepts = 0;  // submitted, not yet durable
   bool want_worker = false;    // operator restart: start one even with nothing queued
+  // A subagent session's own run timeout (subagents.h); else the agent's.
+  std::optional<std::chrono::milliseconds> run_timeout;
   // Outcomes decided by the supervisor (timeout, cancel, crash) that the session's
   // transcript does not have yet; the next `run` carries them to the worker.
   struct Unrecorded {

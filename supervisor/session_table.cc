@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/subagents.h"
 #include "supervisor/turn_ledger.h"
 #include "supervisor/worker_pool.h"
 
@@ -146,7 +147,8 @@ void SessionTable::Schedule(Session& s) {
     return;
   }
   if (s.in_backoff || core_.shutting_down()) return;
-  if (core_.pool().HasRoom() && admission_.size() == 0) {
+  if (core_.subagents().ScheduleChild(s)) return;  // subagent sessions: their own share
+  if (core_.pool().HasRoom(core_.subagents().child_workers()) && admission_.size() == 0) {
     s.want_worker = false;
     core_.pool().Spawn(s);
   } else {
@@ -157,7 +159,8 @@ void SessionTable::Schedule(Session& s) {
 }
 
 void SessionTable::AdmitWaiting() {
-  while (core_.pool().HasRoom() && admission_.size() > 0 &&
+  core_.subagents().AdmitWaiting();
+  while (core_.pool().HasRoom(core_.subagents().child_workers()) && admission_.size() > 0 &&
          !core_.shutting_down()) {
     auto key = admission_.Next();
     if (!key) break;

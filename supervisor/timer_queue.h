@@ -30,6 +30,7 @@ enum class TimerKind : uint8_t {
   kHousekeeping,  // periodic: session index, journal compaction, reclaiming slots
   kExitSettle,    // target = worker id: its exit is decided once its last messages are read
   kSpawnPace,     // the spawn rate allows the next launch
+  kCron,          // cron/cron_service.h: token 0 = schedule, 1 = jobs-file write poll
 };
 
 struct Timer {

@@ -294,6 +294,7 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
   t.waiters.clear();
   OfferDelivery(t);
   core_.sessions().OnTurnEnded(t);
+  core_.OnTurnEnded(t);  // cron history, subagent announcements (may accept turns)
   RememberDone(id);
 }
 

@@ -23,6 +23,11 @@ using common::Value;
 
 namespace {
 
+// A subagent session carries its own run timeout (subagents.h).
+std::chrono::milliseconds RunTimeoutOf(const Session* s, const common::AgentConfig& agent) {
+  return s != nullptr && s->run_timeout ? *s->run_timeout : agent.run_timeout;
+}
+
 // "w<digits>" -> id, 0 if the routing id is not one we hand out.
 uint64_t ParseWorkerId(const std::string& peer) {
   if (peer.size() < 2 || peer.size() > 20 || peer[0] != 'w') return 0;
@@ -209,7 +214,7 @@ void WorkerPool::Interpret(const Event& ev) {
       EndTextFacts f;
       f.lead_turn = batch.turn_ids.front();
       f.session = w.session;
-      f.run_timeout_ms = agent ? agent->run_timeout.count() : 0;
+      f.run_timeout_ms = agent ? RunTimeoutOf(s, *agent).count() : 0;
       f.heartbeat_timeout_ms = core_.config().supervisor.heartbeat_timeout.count();
       f.detail = ev.detail;
       text = TurnEndText(e, t, f);
@@ -344,7 +349,7 @@ void WorkerPool::SendRun(Worker& w, Session* s) {
   w.turn_started = now;
   w.last_seen = now;
   const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
-  if (agent) ArmTimer(w, w.run_timer, TimerKind::kRunDeadline, now + agent->run_timeout);
+  if (agent) ArmTimer(w, w.run_timer, TimerKind::kRunDeadline, now + RunTimeoutOf(s, *agent));
   ArmTimer(w, w.silence_timer, TimerKind::kSilence,
            now + core_.config().supervisor.heartbeat_timeout);
 }
@@ -399,10 +404,12 @@ Worker& WorkerPool::NewRecord(const std::string& session, bool spare) {
   return workers_.emplace(w.id, std::move(w)).first->second;
 }
 
-bool WorkerPool::HasRoom() const {
+bool WorkerPool::HasRoom(size_t not_counted) const {
   const size_t max = core_.config().supervisor.max_workers;
   const size_t bound = workers_.size() - spares_;
-  return bound < max && (!ready_spares_.empty() || workers_.size() < max);
+  const size_t counted = bound > not_counted ? bound - not_counted : 0;
+  const size_t total = workers_.size() > not_counted ? workers_.size() - not_counted : 0;
+  return counted < max && (!ready_spares_.empty() || total < max);
 }
 
 bool WorkerPool::Spawn(Session& s) {
@@ -456,7 +463,9 @@ SpawnSpec WorkerPool::SpecFor(const Worker& w, const std::string& agent) const {
                     "--lock-wait-ms", std::to_string(sc.heartbeat_timeout.count() / 2),
                     "--supervisor-pid", std::to_string(o.supervisor_pid), "--max-message-bytes",
                     std::to_string(sc.max_message_bytes)});
-  spec.extra_env = {{"LANEWAY_HOME", o.paths.home}};
+  // The agent command inherits these: `laneway spawn` finds the supervisor here.
+  spec.extra_env = {{"LANEWAY_HOME", o.paths.home},
+                    {"LANEWAY_CONTROL_ENDPOINT", o.paths.control_endpoint()}};
   return spec;
 }
 
@@ -626,7 +635,7 @@ void WorkerPool::OnTimer(const Timer& t) {
       const Session* s = core_.sessions().Find(w->session);
       const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
       if (!HasTurn(w->state) || !agent) break;
-      const auto deadline = w->turn_started + agent->run_timeout;
+      const auto deadline = w->turn_started + RunTimeoutOf(s, *agent);
       if (now >= deadline) {
         Apply(w->id, WorkerEvent::kRunTimeout);
       } else {

@@ -56,7 +56,10 @@ class WorkerPool {
   bool Spawn(Session& s);
   // Whether a session without a worker may get one now (max_workers counts every
   // live process; a ready spare can always be bound).
-  bool HasRoom() const;
+  bool HasRoom() const { return HasRoom(0); }
+  // The same with `not_counted` bound workers left out of the count (the
+  // subagents' own share, subagents.h).
+  bool HasRoom(size_t not_counted) const;
   // `s` has work: its worker, if idle, takes the next batch.
   void Offer(Session& s);
   // Hands worker `id` an event (ignored if there is no such worker). `kill_reason`

@@ -60,6 +60,14 @@ MethodTable::MethodTable(Gateway& gw) : gw_(gw) {
       {"workers.restart", &MethodTable::WorkersRestart},
       {"turns.cancel", &MethodTable::TurnsCancel},
       {"turns.get", &MethodTable::TurnsGet},
+      {"cron.list", &MethodTable::CronMethod},
+      {"cron.status", &MethodTable::CronMethod},
+      {"cron.add", &MethodTable::CronMethod},
+      {"cron.update", &MethodTable::CronMethod},
+      {"cron.remove", &MethodTable::CronMethod},
+      {"cron.run", &MethodTable::CronMethod},
+      {"cron.runs", &MethodTable::CronMethod},
+      {"subagents.spawn", &MethodTable::SubagentsSpawn},
   };
 }
 

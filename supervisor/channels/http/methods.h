@@ -50,6 +50,9 @@ class MethodTable {
   void WorkersRestart(const ReqFrame& req, Weak conn);
   void TurnsCancel(const ReqFrame& req, Weak conn);
   void TurnsGet(const ReqFrame& req, Weak conn);
+  // cron.* (docs/cron.md) and subagents.spawn (docs/subagents.md): methods_cron.cc.
+  void CronMethod(const ReqFrame& req, Weak conn);
+  void SubagentsSpawn(const ReqFrame& req, Weak conn);
 
   // One core request whose `result` data becomes the payload through `shape`.
   void Simple(const ReqFrame& req, Weak conn, common::Value core_request, Shape shape);

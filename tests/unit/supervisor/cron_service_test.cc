@@ -1,0 +1,430 @@
+// Cron and subagents inside the real Core, with a fake clock (steady and wall), a
+// fake launcher and a recording transport: firings on the core's timers, wall
+// clock jumps both ways, a restart that neither repeats nor loses a firing,
+// catch-up after downtime, and the subagents' own admission share.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/paths.h"
+#include "common/protocol.h"
+#include "supervisor/core.h"
+#include "supervisor/cron/cron_expr.h"
+#include "tests/unit/temp_dir.h"
+
+namespace laneway::supervisor {
+namespace {
+
+using common::Value;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
+constexpr pid_t kFirstFakePid = 4'300'000;
+
+// Launches complete at once: their results wait for the next TakeResults.
+class FakeLauncher : public Launcher {
+ public:
+  void Launch(uint64_t worker_id, SpawnSpec spec) override {
+    LaunchResult r;
+    r.worker_id = worker_id;
+    if (fail) {
+      r.error = "spawn refused by the test";
+    } else {
+      specs.push_back(std::move(spec));
+      r.pid = next_pid_++;
+    }
+    results_.push_back(std::move(r));
+  }
+  int result_fd() const override { return -1; }
+  std::vector<LaunchResult> TakeResults(size_t max) override {
+    std::vector<LaunchResult> out;
+    while (!results_.empty() && out.size() < max) {
+      out.push_back(std::move(results_.front()));
+      results_.erase(results_.begin());
+    }
+    return out;
+  }
+  size_t in_flight() const override { return results_.size(); }
+  void SignalGroup(pid_t pid, int sig) override { signals.emplace_back(pid, sig); }
+  std::vector<SpawnSpec> specs;
+  std::vector<std::pair<pid_t, int>> signals;
+  bool fail = false;
+
+ private:
+  std::vector<LaunchResult> results_;
+  pid_t next_pid_ = kFirstFakePid;
+};
+
+struct Sent {
+  Peer to;
+  Value msg;
+};
+
+class RecordingTransport : public Transport {
+ public:
+  bool Send(const Peer& to, const std::string& bytes) override {
+    auto m = common::DecodeMessage(bytes.data(), bytes.size(), 1 << 26);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    if (m.ok()) sent.push_back({to, std::move(m).value()});
+    return true;
+  }
+  std::vector<Sent> sent;
+};
+
+const Peer kCli{Door::kControl, "cli"};
+
+class CoreHarness {
+ public:
+  explicit CoreHarness(const std::string& toml, JournalSyncHook sync_hook = nullptr) {
+    auto cfg = common::ParseConfig(toml, "test.toml");
+    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+    paths_ = common::PathsForHome(dir_.path());
+    EXPECT_TRUE(common::MakeDirs(paths_.run_dir, 0700).ok());
+    config_ = *cfg;
+    sync_hook_ = std::move(sync_hook);
+    Open();
+  }
+
+  void Open() {
+    Core::Options o;
+    o.paths = paths_;
+    o.config = config_;
+    o.worker_binary = "/nonexistent/laneway-worker";
+    o.clock = &clock_;
+    o.launcher = &spawner_;
+    o.transport = &transport_;
+    o.journal_sync = false;
+    o.journal_sync_hook = sync_hook_;
+    o.supervisor_pid = 1;
+    core_ = std::make_unique<Core>(std::move(o));
+    ASSERT_TRUE(core_->Open().ok());
+  }
+  void Reopen() {
+    core_.reset();
+    Open();
+  }
+
+  // One loop pass: timers, the batch written, then the job thread's sync awaited
+  // (a readiness wait on its eventfd, as the loop's poll does) and its sends flushed.
+  void Pass() {
+    core_->OnLaunchResults();
+    core_->FireTimers();
+    core_->EndIteration();
+    core_->OnLaunchResults();
+    while (core_->journal_job_pending()) {
+      pollfd p{core_->journal_fd(), POLLIN, 0};
+      ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
+      core_->OnJournalJobDone();
+      core_->EndIteration();
+    }
+    core_->OnLaunchResults();
+  }
+  // Advances the clock in steps, the worker `w` (if any) heart-beating meanwhile.
+  void Advance(milliseconds total, uint64_t beating_worker = 0,
+               milliseconds step = milliseconds(1000)) {
+    while (total.count() > 0) {
+      const milliseconds d = std::min(step, total);
+      clock_.Advance(d);
+      total -= d;
+      if (beating_worker != 0) Heartbeat(beating_worker);
+      Pass();
+    }
+  }
+
+  int64_t Submit(const std::string& message, const std::string& session = "main") {
+    Value m = common::NewMessage(common::msg::kSubmit);
+    m.Set("id", ++req_);
+    m.Set("agent", "main");
+    m.Set("session", session);
+    m.Set("message", message);
+    Control(m);
+    return req_;
+  }
+  void Control(const Value& m) {
+    std::string b = common::EncodeMessage(m);
+    core_->OnControlMessage(kCli, b.data(), b.size());
+    Pass();
+  }
+  void FromWorker(uint64_t worker, Value m) {
+    std::string b = common::EncodeMessage(m);
+    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
+    Pass();
+  }
+  void Hello(uint64_t worker, const std::string& session = "agent:main:main") {
+    Value m = common::NewMessage(common::msg::kHello);
+    m.Set("worker_id", worker);
+    m.Set("session", session);
+    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
+    FromWorker(worker, m);
+  }
+  void Heartbeat(uint64_t worker) {
+    std::string b = common::EncodeMessage(common::NewMessage(common::msg::kHeartbeat));
+    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
+  }
+  void Done(uint64_t worker, int64_t turn, const std::string& reply) {
+    Value m = common::NewMessage(common::msg::kDone);
+    m.Set("turn_id", turn);
+    m.Set("ok", true);
+    m.Set("reply", reply);
+    FromWorker(worker, m);
+  }
+  void Exit(uint64_t worker, int status = 0) {
+    core_->OnChildExit(kFirstFakePid + static_cast<pid_t>(worker) - 1, status);
+    Pass();
+  }
+
+  // Messages of `type` sent to `door` so far.
+  std::vector<Value> SentOf(Door door, const std::string& type) const {
+    std::vector<Value> out;
+    for (const Sent& s : transport_.sent) {
+      if (s.to.door == door && common::MessageType(s.msg) == type) out.push_back(s.msg);
+    }
+    return out;
+  }
+  // The outcome sent to the CLI for request `req`, or null.
+  Value OutcomeFor(int64_t req) const {
+    for (const Value& m : SentOf(Door::kControl, "outcome")) {
+      if (m.GetIntOr("id", -1).value() == req) return m;
+    }
+    return Value();
+  }
+  int64_t TurnOf(int64_t req) const {
+    for (const Value& m : SentOf(Door::kControl, "accepted")) {
+      if (m.GetIntOr("id", -1).value() == req) return m.GetInt("turn_id").value();
+    }
+    return 0;
+  }
+  int64_t CounterValue(const char* name) {
+    Value m = common::NewMessage(common::msg::kStatus);
+    m.Set("id", ++req_);
+    Control(m);
+    for (const Value& r : SentOf(Door::kControl, "result")) {
+      if (r.GetIntOr("id", -1).value() != req_) continue;
+      const Value* c = r.Find("data")->Find("counters");
+      return c->GetIntOr(name, -1).value();
+    }
+    return -1;
+  }
+
+  common::FakeClock clock_;
+  FakeLauncher spawner_;
+  RecordingTransport transport_;
+  std::unique_ptr<Core> core_;
+
+ private:
+  testing_util::TempDir dir_;
+  common::Paths paths_;
+  common::Config config_;
+  JournalSyncHook sync_hook_;
+  int64_t req_ = 0;
+};
+
+
+int64_t Utc(const std::string& iso) { return cron::Schedule::At(iso, "UTC")->at_unix_ms(); }
+
+constexpr const char* kConfig = R"(
+[supervisor]
+max_workers = 2
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+run_timeout = "10m"
+)";
+
+// A control request answered (maybe after the jobs file is written on its thread):
+// returns the result's data, or the error message as {"error", "code"}.
+Value Ask(CoreHarness& h, Value m, int64_t id) {
+  m.Set("id", id);
+  std::string b = common::EncodeMessage(m);
+  h.core_->OnControlMessage(kCli, b.data(), b.size());
+  const auto give_up = std::chrono::steady_clock::now() + seconds(10);
+  for (;;) {
+    h.Pass();
+    for (const Sent& s : h.transport_.sent) {
+      if (s.to.door != Door::kControl || s.msg.GetIntOr("id", -1).value() != id) continue;
+      if (common::MessageType(s.msg) == "result") return *s.msg.Find("data");
+      if (common::MessageType(s.msg) == "error") {
+        Value e = Value::MakeMap();
+        e.Set("error", s.msg.GetStringOr("error", "").value());
+        e.Set("code", s.msg.GetStringOr("code", "").value());
+        return e;
+      }
+    }
+    if (std::chrono::steady_clock::now() > give_up) return Value();
+    // The jobs file's writer is polled on a 2ms core timer.
+    h.clock_.Advance(milliseconds(2));
+  }
+}
+
+int64_t next_id = 1000;
+
+Value AddJob(CoreHarness& h, const std::string& name, const std::string& kind,
+             const std::string& spec, const std::string& catch_up = "once") {
+  Value m = common::NewMessage("cron.add");
+  m.Set("name", name);
+  m.Set("agent", "main");
+  m.Set("message", "tick " + name);
+  m.Set("kind", kind);
+  m.Set("spec", spec);
+  if (kind != "every") m.Set("tz", "UTC");
+  m.Set("catch_up", catch_up);
+  return Ask(h, m, ++next_id);
+}
+
+// Runs of `name` with a turn, and skip entries.
+std::pair<size_t, size_t> RunCounts(CoreHarness& h, const std::string& name) {
+  Value m = common::NewMessage("cron.runs");
+  m.Set("name", name);
+  Value r = Ask(h, m, ++next_id);
+  size_t runs = 0, skips = 0;
+  const Value* list = r.Find("runs");
+  if (list == nullptr) return {0, 0};
+  for (const Value& e : list->as_array()) {
+    const Value* t = e.Find("turn_id");
+    if (t && t->is_int()) ++runs;
+    if (e.GetStringOr("status", "").value() == "skipped") ++skips;
+  }
+  return {runs, skips};
+}
+
+// Lets `total` pass on both clocks in one-second steps (the cron timer's bound).
+void Tick(CoreHarness& h, milliseconds total) {
+  while (total.count() > 0) {
+    const milliseconds d = std::min<milliseconds>(seconds(1), total);
+    h.clock_.Advance(d);
+    total -= d;
+    h.Pass();
+  }
+}
+
+TEST(CronServiceTest, FiresOnTheCoreTimersOnTimeAndNeverTwiceAcrossClockJumps) {
+  CoreHarness h(kConfig);
+  h.clock_.SetWall(Utc("2026-12-01T08:58:00Z"));
+  Value added = AddJob(h, "nine", "cron", "0 9 * * *");
+  ASSERT_TRUE(added.Find("job") != nullptr) << common::ToJson(added);
+  h.clock_.SetWall(Utc("2026-12-01T08:59:58Z"));
+  Tick(h, seconds(1));
+  EXPECT_EQ(RunCounts(h, "nine").first, 0u) << "fired early";
+  Tick(h, seconds(2));
+  EXPECT_EQ(RunCounts(h, "nine").first, 1u);
+  ASSERT_EQ(h.spawner_.specs.size(), 1u);  // the firing's turn got a worker
+  // The wall clock steps back an hour: 09:00 comes again, and does not fire again.
+  h.clock_.JumpWall(-hours(1));
+  Tick(h, minutes(70));
+  EXPECT_EQ(RunCounts(h, "nine").first, 1u);
+  // Forward over a day: the missed 09:00 is caught up once (catch_up = once).
+  h.clock_.JumpWall(hours(24));
+  Tick(h, seconds(2));
+  EXPECT_EQ(RunCounts(h, "nine").first, 2u);
+  Value st = Ask(h, common::NewMessage("cron.status"), ++next_id);
+  EXPECT_GE(st.GetIntOr("clock_jumps", 0).value(), 2);
+}
+
+TEST(CronServiceTest, RestartNeitherRepeatsNorLosesAFiring) {
+  CoreHarness h(kConfig);
+  h.clock_.SetWall(Utc("2026-12-01T08:00:00Z"));
+  ASSERT_TRUE(AddJob(h, "q", "every", "15m").Find("job") != nullptr);
+  Tick(h, minutes(15));
+  ASSERT_EQ(RunCounts(h, "q").first, 1u);
+  // A restart at once (the same journal and jobs file): nothing new fires.
+  h.Reopen();
+  h.clock_.Advance(seconds(1));
+  h.Pass();
+  EXPECT_EQ(RunCounts(h, "q").first, 1u);
+  // Down for five hours: catch_up = once runs one, the rest are one skip entry.
+  h.clock_.JumpWall(hours(5));
+  h.Reopen();
+  h.Pass();
+  auto [runs, skips] = RunCounts(h, "q");
+  EXPECT_EQ(runs, 2u);
+  EXPECT_EQ(skips, 1u);
+  h.Reopen();
+  h.Pass();
+  EXPECT_EQ(RunCounts(h, "q").first, 2u);
+}
+
+TEST(CronServiceTest, CatchUpNoneRecordsTheMissedFiringsAndRunsNone) {
+  CoreHarness h(kConfig);
+  h.clock_.SetWall(Utc("2026-12-01T08:00:00Z"));
+  ASSERT_TRUE(AddJob(h, "n", "every", "15m", "none").Find("job") != nullptr);
+  h.clock_.JumpWall(hours(3) + minutes(7));  // back 7 minutes after a firing: missed
+  h.Reopen();
+  h.Pass();
+  auto [runs, skips] = RunCounts(h, "n");
+  EXPECT_EQ(runs, 0u);
+  EXPECT_EQ(skips, 1u);
+  Tick(h, minutes(15));
+  EXPECT_EQ(RunCounts(h, "n").first, 1u);  // the next one is on time again
+}
+
+TEST(CronServiceTest, AddIsValidatedWhole) {
+  CoreHarness h(kConfig);
+  Value bad = AddJob(h, "x", "cron", "0 25 * * *");
+  EXPECT_EQ(bad.GetStringOr("code", "").value(), "bad_request");
+  EXPECT_NE(bad.GetStringOr("error", "").value().find("hour field"), std::string::npos);
+  Value at = AddJob(h, "y", "at", "2001-01-01T00:00");
+  EXPECT_NE(at.GetStringOr("error", "").value().find("in the past"), std::string::npos);
+  Value name = AddJob(h, "no/slash", "every", "1m");
+  EXPECT_NE(name.GetStringOr("error", "").value().find("name:"), std::string::npos);
+  ASSERT_TRUE(AddJob(h, "ok", "every", "1m").Find("job") != nullptr);
+  EXPECT_EQ(AddJob(h, "ok", "every", "1m").GetStringOr("code", "").value(), "exists");
+}
+
+TEST(SubagentCoreTest, ChildrenHaveTheirOwnShareOfWorkers) {
+  CoreHarness h(kConfig);  // max_workers = 2
+  const int64_t r1 = h.Submit("parent one", "p1");
+  const int64_t r2 = h.Submit("parent two", "p2");
+  ASSERT_EQ(h.spawner_.specs.size(), 2u);
+  h.Hello(1, "agent:main:p1");
+  h.Hello(2, "agent:main:p2");
+  const int64_t t1 = h.TurnOf(r1), t2 = h.TurnOf(r2);
+  ASSERT_GT(t1, 0);
+  ASSERT_GT(t2, 0);
+  // Both parent slots are busy; each parent spawns two children and waits.
+  for (int64_t parent : {t1, t1, t2, t2}) {
+    Value m = common::NewMessage("spawn");
+    m.Set("id", ++next_id);
+    m.Set("parent_turn", parent);
+    m.Set("message", "child of " + std::to_string(parent));
+    m.Set("wait", true);
+    h.Control(m);
+  }
+  // The children got workers of their own share at once; no parent slot was used.
+  ASSERT_EQ(h.spawner_.specs.size(), 6u);
+  std::vector<std::string> sessions;
+  for (size_t i = 2; i < 6; ++i) {
+    const auto& args = h.spawner_.specs[i].args;
+    for (size_t a = 0; a + 1 < args.size(); ++a) {
+      if (args[a] == "--session") sessions.push_back(args[a + 1]);
+    }
+  }
+  ASSERT_EQ(sessions.size(), 4u);
+  EXPECT_EQ(sessions[0], "agent:main:subagent:" + std::to_string(t1) + "-1");
+  EXPECT_EQ(sessions[1], "agent:main:subagent:" + std::to_string(t1) + "-2");
+  // A child cannot spawn (max_depth = 1).
+  const int64_t child_turn = t2 + 1;
+  Value deep = common::NewMessage("spawn");
+  deep.Set("parent_turn", child_turn);
+  deep.Set("message", "grandchild");
+  Value refused = Ask(h, deep, ++next_id);
+  EXPECT_EQ(refused.GetStringOr("code", "").value(), "limit");
+  EXPECT_NE(refused.GetStringOr("error", "").value().find("depth limit"), std::string::npos);
+  // And every spawn names the supervisor to the agent command.
+  bool has_endpoint = false;
+  for (const auto& [k, v] : h.spawner_.specs[0].extra_env) {
+    has_endpoint = has_endpoint || k == "LANEWAY_CONTROL_ENDPOINT";
+  }
+  EXPECT_TRUE(has_endpoint);
+}
+
+}  // namespace
+}  // namespace laneway::supervisor
