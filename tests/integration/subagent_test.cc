@@ -143,7 +143,9 @@ TEST(SubagentTest, DepthAndChildrenLimitsAreRefusedWithClearErrors) {
   CliResult workers = RunCli(home, {"workers"});
   EXPECT_TRUE(Contains(workers.out, "subagent")) << workers.out;
   for (const Value& s : Call(home, "sessions").as_array()) {
-    if (StrField(s, "session") == "agent:main:par") EXPECT_EQ(IntField(s, "children"), 2);
+    if (StrField(s, "session") == "agent:main:par") {
+      EXPECT_EQ(IntField(s, "children"), 2);
+    }
   }
   home.OpenGate();
   ExpectEveryTurnSettled(home);
