@@ -215,6 +215,8 @@ const Field<SC> kSupervisorFields[] = {
     {"drain_timeout", &SC::drain_timeout},
     {"max_message_bytes", &SC::max_message_bytes, 1'024, 64 << 20},
     {"max_turns_in_memory", &SC::max_turns_in_memory, 1, 10'000'000},
+    {"remember_turns", &SC::remember_turns, 1, 10'000'000},
+    {"remember_for", &SC::remember_for},  // ReadDuration: > 0 and at most 365d
 };
 
 // runner, command and queue_mode are read by hand in ReadAgent.
