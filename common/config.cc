@@ -217,6 +217,9 @@ const Field<SC> kSupervisorFields[] = {
     {"max_turns_in_memory", &SC::max_turns_in_memory, 1, 10'000'000},
     {"remember_turns", &SC::remember_turns, 1, 10'000'000},
     {"remember_for", &SC::remember_for},  // ReadDuration: > 0 and at most 365d
+    {"spare_workers", &SC::spare_workers, 0, 10'000},
+    {"spawn_concurrency", &SC::spawn_concurrency, 1, 10'000},
+    {"spawn_rate", &SC::spawn_rate, 0, 1'000'000},
 };
 
 // runner, command and queue_mode are read by hand in ReadAgent.
@@ -311,6 +314,11 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
            "must be greater than supervisor.heartbeat_interval (got " +
                FormatDuration(s.heartbeat_timeout) + ", interval " +
                FormatDuration(s.heartbeat_interval) + ")");
+  }
+  if (s.spare_workers > s.max_workers) {
+    c.Fail(line_of("spare_workers", "max_workers"), "supervisor.spare_workers",
+           "must be at most supervisor.max_workers (got " + std::to_string(s.spare_workers) +
+               ", max_workers " + std::to_string(s.max_workers) + ")");
   }
   if (s.restart_backoff_max < s.restart_backoff) {
     c.Fail(line_of("restart_backoff_max", "restart_backoff"), "supervisor.restart_backoff_max",

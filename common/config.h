@@ -72,6 +72,12 @@ struct SupervisorConfig {
   // ago, whichever comes first (docs/config.md, "Remembered outcomes").
   uint32_t remember_turns = 10000;  // 1..10000000
   std::chrono::milliseconds remember_for{std::chrono::hours(24)};
+  // Workers started ahead of need, bound to a session on its first turn (0 = none).
+  uint32_t spare_workers = 0;
+  // Workers launched that have not said hello yet, at most (the rest wait their turn).
+  uint32_t spawn_concurrency = 32;
+  // Launches per second, at most (0 = bounded by spawn_concurrency alone).
+  uint32_t spawn_rate = 0;
 
   bool operator==(const SupervisorConfig&) const = default;
 };
