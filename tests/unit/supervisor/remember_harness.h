@@ -16,6 +16,7 @@
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "supervisor/core.h"
+#include "supervisor/launcher.h"
 #include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor::remember_test {
@@ -23,17 +24,35 @@ namespace laneway::supervisor::remember_test {
 // Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
 inline constexpr pid_t kFirstFakePid = 4'300'000;
 
-class FakeSpawner : public Spawner {
+// Launches complete at once: their results wait for the next TakeResults.
+class FakeLauncher : public Launcher {
  public:
-  common::Result<pid_t> Spawn(const SpawnSpec& spec) override {
-    specs.push_back(spec);
-    pids.push_back(next_pid_);
-    return next_pid_++;
+  void Launch(uint64_t worker_id, SpawnSpec spec) override {
+    LaunchResult r;
+    r.worker_id = worker_id;
+    r.pid = next_pid_++;
+    specs.push_back(std::move(spec));
+    worker_ids.push_back(worker_id);
+    pids.push_back(r.pid);
+    results_.push_back(std::move(r));
   }
+  int result_fd() const override { return -1; }
+  std::vector<LaunchResult> TakeResults(size_t max) override {
+    std::vector<LaunchResult> out;
+    while (!results_.empty() && out.size() < max) {
+      out.push_back(std::move(results_.front()));
+      results_.erase(results_.begin());
+    }
+    return out;
+  }
+  size_t in_flight() const override { return results_.size(); }
+  void SignalGroup(pid_t, int) override {}
   std::vector<SpawnSpec> specs;
+  std::vector<uint64_t> worker_ids;
   std::vector<pid_t> pids;
 
  private:
+  std::vector<LaunchResult> results_;
   pid_t next_pid_ = kFirstFakePid;
 };
 
@@ -72,7 +91,7 @@ class Harness {
     o.config = config_;
     o.worker_binary = "/nonexistent/laneway-worker";
     o.clock = &clock;
-    o.spawner = &spawner;
+    o.launcher = &launcher;
     o.transport = &transport;
     o.journal_sync = false;
     o.journal_sync_hook = sync_hook_;
@@ -80,7 +99,6 @@ class Harness {
     core = std::make_unique<Core>(std::move(o));
     ASSERT_TRUE(core->Open().ok());
     worker_ = 0;
-    core_spawns_ = 0;
   }
   // A new supervisor on the same journal (the clock goes on).
   void Restart() {
@@ -91,26 +109,25 @@ class Harness {
 
   // One loop pass: timers, the batch written, the job thread's sync awaited.
   void Pass() {
+    core->OnLaunchResults();
     core->FireTimers();
     core->EndIteration();
+    core->OnLaunchResults();
     while (core->journal_job_pending()) {
       pollfd p{core->journal_fd(), POLLIN, 0};
       ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
       core->OnJournalJobDone();
       core->EndIteration();
     }
+    core->OnLaunchResults();
   }
-  // Advances the clock in one-second steps (housekeeping runs once a second), the
-  // worker heart-beating.
+  // Advances the clock in one-second steps (housekeeping runs once a second). An
+  // idle worker needs no traffic meanwhile.
   void Advance(std::chrono::milliseconds total) {
     while (total.count() > 0) {
       const auto d = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), total);
       clock.Advance(d);
       total -= d;
-      if (worker_ != 0) {  // the idle worker stays alive and well meanwhile
-        std::string hb = common::EncodeMessage(common::NewMessage(common::msg::kHeartbeat));
-        core->OnWorkerMessage("w" + std::to_string(worker_), hb.data(), hb.size());
-      }
       Pass();
     }
   }
@@ -140,14 +157,13 @@ class Harness {
   }
   // The worker just spawned for the session says hello (the run follows).
   void StartWorker() {
-    // The core's worker ids count its spawns from 1.
-    EXPECT_EQ(spawner.specs.size(), spawned_ + 1) << "one worker for the session";
-    spawned_ = spawner.specs.size();
-    worker_ = ++core_spawns_;
+    EXPECT_EQ(launcher.specs.size(), spawned_ + 1) << "one worker for the session";
+    spawned_ = launcher.specs.size();
+    worker_ = launcher.worker_ids.back();
     common::Value hello = common::NewMessage(common::msg::kHello);
     hello.Set("worker_id", static_cast<int64_t>(worker_));
     hello.Set("session", "agent:main:main");
-    hello.Set("pid", static_cast<int64_t>(spawner.pids.back()));
+    hello.Set("pid", static_cast<int64_t>(launcher.pids.back()));
     FromWorker(hello);
   }
   // The worker replies to `turn`.
@@ -210,7 +226,7 @@ class Harness {
   }
 
   common::FakeClock clock;
-  FakeSpawner spawner;
+  FakeLauncher launcher;
   RecordingTransport transport;
   std::unique_ptr<Core> core;
 
@@ -220,9 +236,8 @@ class Harness {
   common::Config config_;
   JournalSyncHook sync_hook_;
   int64_t req_ = 0;
-  uint64_t worker_ = 0;       // the live worker's number (1-based spawn order), 0 = none
-  size_t spawned_ = 0;        // spawns seen, over every core
-  uint64_t core_spawns_ = 0;  // spawns by this core
+  uint64_t worker_ = 0;  // the live worker's id, 0 = none
+  size_t spawned_ = 0;   // launches seen, over every core
 };
 
 // The type of a message ("" for a null Value: no reply).
