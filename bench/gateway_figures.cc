@@ -3,7 +3,10 @@
 // the IPC control socket and a raw Beast WebSocket echo floor, all in the same
 // run; then connections held open at once with the supervisor's memory per
 // connection, and `status` latency through the gateway port against the IPC
-// socket. Clients are synchronous Beast clients in this process, on loopback.
+// socket, with the supervisor idle and again while 200 sessions are busy (each
+// worker running a long exec turn). Clients are synchronous Beast clients in this
+// process, on loopback.
+#include <poll.h>
 #include <sys/resource.h>
 
 #include <boost/asio/connect.hpp>
@@ -14,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,10 +43,17 @@ constexpr int kWarmup = 50;
 constexpr int kRounds = 5;
 constexpr int kPerRound = 100;
 constexpr int kConnections = 2000;
+constexpr int kBusySessions = 200;
 
+// `busy`: bench_agent's "block" turns never answer, so each of its sessions keeps a
+// worker busy (heart-beating) until the bench stops the supervisor.
 std::string GatewayConfig() {
-  return "[supervisor]\nmax_workers = 16\ndrain_timeout = \"2s\"\n\n[agents.main]\n"
-         "runner = \"echo\"\n\n[channels.http]\nmax_connections = 10000\n";
+  return "[supervisor]\nmax_workers = " + std::to_string(kBusySessions + 16) +
+         "\ndrain_timeout = \"2s\"\n\n[agents.main]\n"
+         "runner = \"echo\"\n\n[agents.busy]\nrunner = \"exec\"\ncommand = [\"" +
+         BinDir() +
+         "/bench_agent\"]\nrun_timeout = \"10m\"\nkill_grace = \"100ms\"\n\n"
+         "[channels.http]\nmax_connections = 10000\n";
 }
 
 std::string ReadAddr(const std::string& home) {
@@ -203,9 +214,78 @@ double IpcStatus(Dealer& d, int64_t id) {
 }
 
 void Row(const std::string& figure, const std::vector<double>& l, const std::vector<double>& f,
-         const std::string& target) {
-  const double lp = Percentile(l, 50), fp = Percentile(f, 50);
+         const std::string& target, double p = 50) {
+  const double lp = Percentile(l, p), fp = Percentile(f, p);
   EmitRow(figure, FormatMicros(lp), FormatMicros(fp), FormatRatio(lp, fp), target);
+}
+
+// "busy=200 idle=1 starting=0" from the `workers` rows (state counts).
+std::string WorkerStates(Laneway& lw, int64_t* busy) {
+  std::map<std::string, int64_t> n;
+  common::Value rows = lw.Call("workers");
+  if (rows.is_array()) {
+    for (const common::Value& r : rows.as_array()) {
+      const common::Value* st = r.Find("state");
+      ++n[st && st->is_string() ? st->as_string() : "?"];
+    }
+  }
+  *busy = n["busy"];
+  std::string out;
+  for (const auto& [state, count] : n) {
+    out += (out.empty() ? "" : " ") + state + "=" + std::to_string(count);
+  }
+  return out.empty() ? "no workers" : out;
+}
+
+// `status` through the gateway port and over IPC, interleaved, while kBusySessions
+// sessions each have a worker running a turn.
+void BusyStatus(Laneway& lw, boost::asio::io_context& io, const std::string& addr) {
+  Log("gateway: status while " + std::to_string(kBusySessions) + " sessions are busy");
+  Dealer d(Context(), lw.control_endpoint());
+  for (int i = 0; i < kBusySessions; ++i) {
+    d.Send(SubmitBytes(1'000'000 + i, "busy", "busy" + std::to_string(i), "block", false));
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  int64_t busy = 0;
+  std::string states;
+  while (Clock::now() < deadline) {
+    states = WorkerStates(lw, &busy);
+    if (busy >= kBusySessions) break;
+    ::poll(nullptr, 0, 50);
+  }
+  if (busy < kBusySessions) {
+    EmitRow("gateway `status` with " + std::to_string(kBusySessions) + " sessions busy",
+            "only " + std::to_string(busy) + " busy after 60s", "", "n/a", "");
+    return;
+  }
+  std::vector<double> ws_us, ipc_us;
+  int64_t id = 2'000'000;
+  try {
+    WsClient ws(io, addr);
+    int n = 0;
+    for (int i = 0; i < 20; ++i) {  // warm-up
+      ws.Call("w" + std::to_string(++n), "status", Json::object());
+      IpcStatus(d, ++id);
+    }
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kPerRound; ++i) {
+        ws_us.push_back(ws.Call("b" + std::to_string(++n), "status", Json::object()));
+      }
+      for (int i = 0; i < kPerRound; ++i) ipc_us.push_back(IpcStatus(d, ++id));
+    }
+  } catch (const std::exception& e) {
+    EmitRow("gateway `status`, sessions busy: aborted", e.what(), "", "n/a", "");
+    return;
+  }
+  int64_t busy_after = 0;
+  const std::string after = WorkerStates(lw, &busy_after);
+  const std::string label = std::to_string(kBusySessions) + " sessions busy";
+  Row("gateway `status` p50 (WebSocket) vs IPC `status`, " + label, ws_us, ipc_us, "—");
+  Row("gateway `status` p99 (WebSocket) vs IPC `status`, " + label, ws_us, ipc_us, "—", 99);
+  EmitNote("gateway busy: " + std::to_string(ws_us.size()) + " + " + std::to_string(ipc_us.size()) +
+           " status calls (WebSocket, IPC) in interleaved blocks while each busy session's "
+           "worker ran a never-answering exec turn; workers by state before: " +
+           states + "; after: " + after);
 }
 
 }  // namespace
@@ -299,6 +379,7 @@ void RunGateway() {
   std::snprintf(kb, sizeof kb, "%.1f KB", per_conn);
   EmitRow("↳ supervisor private memory per connection", kb, "—", "n/a", "—");
   held.clear();
+  BusyStatus(lw, io, addr);
   lw.Stop();
 }
 

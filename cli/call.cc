@@ -18,7 +18,8 @@ int CallOn(Client& client, const Output& out, Value request, Value* data) {
                     gone ? UnreachableHint(client.paths()) : reply.status().message());
   }
   if (common::MessageType(*reply) == common::msg::kError) {
-    return out.Fail(kExitFailed, reply->GetStringOr("code", "error").value(),
+    const std::string c = reply->GetStringOr("code", "error").value();
+    return out.Fail(c == "forgotten" ? kExitForgotten : kExitFailed, c,
                     DescribeSupervisorError(*reply, client.last_request_bytes()));
   }
   const Value* d = reply->Find("data");

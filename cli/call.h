@@ -25,7 +25,7 @@ int ParseCommand(int argc, char** argv, const char* help, const std::set<std::st
 
 // Makes one call on `client`. Returns -1 with the reply's data in *data, or the
 // exit code after reporting the failure (no_answer exit 3; a supervisor error
-// exit 1 with its code).
+// exit 1 with its code, but `forgotten` exit 6).
 int CallOn(Client& client, const Output& out, common::Value request, common::Value* data);
 // Connects, then CallOn.
 int CallData(const Output& out, common::Value request, common::Value* data);

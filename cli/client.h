@@ -25,6 +25,9 @@ inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnreachable = 3;
 inline constexpr int kExitPending = 4;
+// wait / turn: the id was issued but its outcome fell out of the supervisor's
+// remembered window (remember_turns, remember_for); code "forgotten".
+inline constexpr int kExitForgotten = 6;
 
 class Client {
  public:

@@ -9,6 +9,7 @@ int CmdUp(int argc, char** argv);
 int CmdDown(int argc, char** argv);
 int CmdAgent(int argc, char** argv);
 int CmdWait(int argc, char** argv);
+int CmdTurn(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
 int CmdWorkers(int argc, char** argv);
 int CmdSessions(int argc, char** argv);

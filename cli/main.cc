@@ -20,6 +20,7 @@ constexpr const char* kHelp =
     "                                  send a turn and wait for its outcome\n"
     "  wait TURN_ID [--timeout DUR] [--stream] [--json]\n"
     "                                  outcome of any accepted turn\n"
+    "  turn TURN_ID [--json]           the supervisor's record of a turn, at once\n"
     "  status [--json]                 supervisor health, counts, stuck and parked sessions\n"
     "  workers [--json]                one row per worker\n"
     "  sessions [SESSION] [--agent ID] [--json]\n"
@@ -42,7 +43,8 @@ constexpr const char* kHelp =
     "\n"
     "State lives under $LANEWAY_HOME (default ~/.laneway).\n"
     "Exit codes: 0 ok; 1 turn failed/timed out/cancelled/rejected or request refused;\n"
-    "2 usage; 3 supervisor unreachable; 4 --timeout passed with the turn still pending.\n";
+    "2 usage; 3 supervisor unreachable; 4 --timeout passed with the turn still pending;\n"
+    "6 (wait, turn) the turn is forgotten: it ended outside the remembered window.\n";
 
 }  // namespace
 
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   if (cmd == "down") return CmdDown(argc, argv);
   if (cmd == "agent") return CmdAgent(argc, argv);
   if (cmd == "wait") return CmdWait(argc, argv);
+  if (cmd == "turn") return CmdTurn(argc, argv);
   if (cmd == "status") return CmdStatus(argc, argv);
   if (cmd == "workers") return CmdWorkers(argc, argv);
   if (cmd == "sessions") return CmdSessions(argc, argv);

@@ -1,6 +1,8 @@
-// `laneway agent` and `laneway wait`: send a turn / wait for any turn's outcome.
+// `laneway agent`, `laneway wait` and `laneway turn`: send a turn, wait for any
+// turn's outcome, read a turn's record.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -55,7 +57,20 @@ constexpr const char* kWaitHelp =
     "usage: laneway wait TURN_ID [--timeout DUR] [--stream] [--json]\n"
     "\n"
     "Waits for the outcome of any accepted turn (also one accepted before a supervisor\n"
-    "restart) and prints it like `laneway agent`, with the same exit codes.\n";
+    "restart) and prints it like `laneway agent`, with the same exit codes, and 6 when\n"
+    "the turn is forgotten: it ended outside the supervisor's remembered window\n"
+    "([supervisor] remember_turns, remember_for). An id never issued exits 1\n"
+    "(code unknown_turn).\n";
+
+constexpr const char* kTurnHelp =
+    "usage: laneway turn TURN_ID [--json]\n"
+    "\n"
+    "Prints the supervisor's record of a turn (status, session, reply or error, origin,\n"
+    "attempts) at once, without waiting for it to end.\n"
+    "\n"
+    "Exit codes: 0 the turn is known (whatever its status); 1 refused (unknown_turn: no\n"
+    "such id was ever issued); 3 unreachable; 6 forgotten (it ended outside the\n"
+    "remembered window: remember_turns, remember_for).\n";
 
 constexpr auto kAcceptTimeout = std::chrono::seconds(10);
 constexpr auto kLivenessCheck = std::chrono::milliseconds(500);
@@ -236,10 +251,21 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
       // turn was accepted by it.
       const std::string text = DescribeSupervisorError(*m, client.last_request_bytes());
       const std::string c = m->GetStringOr("code", "error").value();
-      if (known_turn != 0) return out.Fail(kExitFailed, c, text);  // wait
+      if (known_turn != 0) {  // wait
+        return out.Fail(c == "forgotten" ? kExitForgotten : kExitFailed, c, text);
+      }
       return PrintOutcome(Synthesized(0, "", "rejected", text, c), out, Streamed{}, kExitFailed);
     }
   }
+}
+
+// A positive turn id, or 0.
+long long ParseTurnId(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const long long turn = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno != 0 || turn <= 0) return 0;
+  return turn;
 }
 
 bool ParseTimeout(const Args& args, const Output& out,
@@ -362,9 +388,8 @@ int CmdWait(int argc, char** argv) {
       rc >= 0) {
     return rc;
   }
-  char* end = nullptr;
-  long long turn = std::strtoll(args.positional[0].c_str(), &end, 10);
-  if (*end != '\0' || turn <= 0) {
+  const long long turn = ParseTurnId(args.positional[0]);
+  if (turn <= 0) {
     return out.Usage("TURN_ID must be a positive integer, not '" + args.positional[0] + "'",
                      kWaitHelp);
   }
@@ -383,6 +408,37 @@ int CmdWait(int argc, char** argv) {
   auto id = client->Send(std::move(req));
   if (!id.ok()) return out.Fail(kExitUnreachable, code::kUnreachable, id.status().message());
   return AwaitOutcome(*client, *id, deadline, turn, out, streamed);
+}
+
+int CmdTurn(int argc, char** argv) {
+  Output out("turn", WantsJson(argc, argv, 2));
+  Args args;
+  if (int rc = ParseCommand(argc, argv, kTurnHelp, {}, {"--json"}, 1, 1, out, &args); rc >= 0) {
+    return rc;
+  }
+  const long long turn = ParseTurnId(args.positional[0]);
+  if (turn <= 0) {
+    return out.Usage("TURN_ID must be a positive integer, not '" + args.positional[0] + "'",
+                     kTurnHelp);
+  }
+  Value req = common::NewMessage(common::msg::kTurn);
+  req.Set("turn_id", static_cast<int64_t>(turn));
+  Value t;
+  if (int rc = CallData(out, std::move(req), &t); rc >= 0) return rc;
+  if (out.json()) {
+    out.Json(t);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const char* key : {"turn_id", "session", "status", "attempts", "accepted_unix_ms",
+                          "ended_unix_ms", "idempotency_key", "delivered"}) {
+    if (t.Find(key) != nullptr) rows.push_back({key, Str(t, key)});
+  }
+  if (const Value* o = t.Find("origin")) rows.push_back({"origin", common::ToJson(*o)});
+  if (t.Find("reply") != nullptr) rows.push_back({"reply", Str(t, "reply")});
+  if (t.Find("error") != nullptr) rows.push_back({"error", Str(t, "error")});
+  PrintTable(rows);
+  return kExitOk;
 }
 
 }  // namespace laneway::cli

@@ -216,6 +216,8 @@ const Field<SC> kSupervisorFields[] = {
     {"drain_timeout", &SC::drain_timeout},
     {"max_message_bytes", &SC::max_message_bytes, 1'024, 64 << 20},
     {"max_turns_in_memory", &SC::max_turns_in_memory, 1, 10'000'000},
+    {"remember_turns", &SC::remember_turns, 1, 10'000'000},
+    {"remember_for", &SC::remember_for},  // ReadDuration: > 0 and at most 365d
     {"spare_workers", &SC::spare_workers, 0, 10'000},
     {"spawn_concurrency", &SC::spawn_concurrency, 1, 10'000},
     {"spawn_rate", &SC::spawn_rate, 0, 1'000'000},

@@ -67,6 +67,11 @@ struct SupervisorConfig {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   uint32_t max_message_bytes = 1 << 20;   // control/worker message size cap (1 KiB..64 MiB)
   uint32_t max_turns_in_memory = 100000;  // total queued turns across all sessions
+  // Finished turns stay answerable (wait, turn, idempotent retries) until more than
+  // remember_turns newer ones have finished or they ended longer than remember_for
+  // ago, whichever comes first (docs/config.md, "Remembered outcomes").
+  uint32_t remember_turns = 10000;  // 1..10000000
+  std::chrono::milliseconds remember_for{std::chrono::hours(24)};
   // Workers started ahead of need, bound to a session on its first turn (0 = none).
   uint32_t spare_workers = 0;
   // Workers launched that have not said hello yet, at most (the rest wait their turn).

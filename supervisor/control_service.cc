@@ -176,9 +176,11 @@ Turn* ControlService::FindTurnFor(const Peer& peer, int64_t req, const Value& m)
   if (!key->empty()) {
     Turn* t = core_.ledger().FindByKey(*key);
     if (t == nullptr) {
+      // A key leaves memory with its turn: whether it ever existed is not known.
       ReplyError(peer, req, "unknown_turn",
                  "no turn with idempotency_key '" + *key +
-                     "' (never accepted, or finished too long ago to be remembered)");
+                     "' (never accepted, or its turn is forgotten: it finished outside the "
+                     "retained window)");
     }
     return t;
   }
@@ -188,10 +190,11 @@ Turn* ControlService::FindTurnFor(const Peer& peer, int64_t req, const Value& m)
     return nullptr;
   }
   Turn* t = *id > 0 ? core_.ledger().Find(static_cast<uint64_t>(*id)) : nullptr;
-  if (t == nullptr) {
+  if (t == nullptr && *id > 0 && core_.ledger().Forgotten(static_cast<uint64_t>(*id))) {
+    ReplyError(peer, req, "forgotten", core_.ledger().ForgottenText(static_cast<uint64_t>(*id)));
+  } else if (t == nullptr) {
     ReplyError(peer, req, "unknown_turn",
-               "unknown turn " + std::to_string(*id) +
-                   " (never accepted, or finished too long ago to be remembered)");
+               "unknown turn " + std::to_string(*id) + ": no turn with this id was ever accepted");
   }
   return t;
 }
@@ -349,6 +352,7 @@ Value ControlService::TurnView(const Turn& t) const {
   }
   v.Set("origin", t.origin);
   v.Set("accepted_unix_ms", t.accepted_unix_ms);
+  if (t.ended_unix_ms != 0) v.Set("ended_unix_ms", t.ended_unix_ms);
   v.Set("idempotency_key", t.idempotency_key.empty() ? Value() : Value(t.idempotency_key));
   v.Set("attempts", t.attempts);
   v.Set("delivered", t.delivered);

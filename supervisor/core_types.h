@@ -61,6 +61,7 @@ struct Turn {
   common::TurnStatus status = common::TurnStatus::kPending;
   bool start_journaled = false;  // its next start record went out with its accept
   std::string text;              // reply, or error when failed
+  int64_t ended_unix_ms = 0;     // when it got its outcome (the remember window ages it)
   common::Value meta;            // from the worker's done (model, usage, ...); not journaled
   common::Value origin;          // where it came from (docs/protocol.md "Origins"); a map
   std::string idempotency_key;   // "" = none

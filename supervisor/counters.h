@@ -34,6 +34,7 @@ struct Counters {
   uint64_t progress_messages = 0;
   uint64_t deliveries_confirmed = 0;
   uint64_t journal_rewrites = 0;
+  uint64_t turns_forgotten = 0;
 };
 
 struct CounterDef {

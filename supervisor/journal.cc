@@ -62,6 +62,7 @@ enum KeyBit : unsigned {
   kKeyText = 1u << 8,     // "x"
   kKeyOrigin = 1u << 9,   // "o"
   kKeyIdem = 1u << 10,    // "k"
+  kKeyEnded = 1u << 11,   // "e"
 };
 
 unsigned RequiredKeys(Type type) {
@@ -73,6 +74,7 @@ unsigned RequiredKeys(Type type) {
     case Type::kOutcome:
       return kKeyType | kKeyId | kKeyStatus | kKeyText;
     case Type::kDelivered:
+    case Type::kHighWater:
       return kKeyType | kKeyId;
   }
   return ~0u;
@@ -113,10 +115,11 @@ size_t AppendFrame(const JournalRecord& r, std::string* out) {
   const bool x = (required & kKeyText) || !r.text.empty();
   const bool o = !r.origin.empty();
   const bool k = !r.idempotency_key.empty();
+  const bool e = r.ended_unix_ms != 0;
 
   StringSink sink{out};
   Packer pk(sink);
-  pk.pack_map(2 + s + a + m + at + n + st + x + o + k);
+  pk.pack_map(2 + s + a + m + at + n + st + x + o + k + e);
   PackKey(pk, "t");
   pk.pack(static_cast<uint8_t>(r.type));
   PackKey(pk, "id");
@@ -136,6 +139,10 @@ size_t AppendFrame(const JournalRecord& r, std::string* out) {
   if (x) PackString(pk, "x", r.text);
   if (o) PackString(pk, "o", r.origin);
   if (k) PackString(pk, "k", r.idempotency_key);
+  if (e) {
+    PackKey(pk, "e");
+    pk.pack(r.ended_unix_ms);
+  }
 
   const size_t payload_size = out->size() - frame_start - kHeaderSize;
   char* header = out->data() + frame_start;
@@ -193,7 +200,7 @@ bool FromObject(const msgpack::object& obj, JournalRecord* r) {
     uint64_t u = 0;
     if (key == "t") {
       bit = kKeyType;
-      ok = GetUint(v, 4, &u) && u >= 1;
+      ok = GetUint(v, 5, &u) && u >= 1;
       rec.type = static_cast<Type>(u);
     } else if (key == "id") {
       bit = kKeyId;
@@ -226,6 +233,9 @@ bool FromObject(const msgpack::object& obj, JournalRecord* r) {
     } else if (key == "k") {
       bit = kKeyIdem;
       ok = GetString(v, &rec.idempotency_key);
+    } else if (key == "e") {
+      bit = kKeyEnded;
+      ok = GetInt64(v, &rec.ended_unix_ms);
     } else {
       continue;
     }

@@ -30,7 +30,16 @@ namespace laneway::supervisor {
 struct JournalRecord {
   // kDelivered: a channel confirmed that it delivered the turn's outcome
   // (docs/protocol.md, "Channel delivery"); it is never re-sent after a restart.
-  enum class Type : uint8_t { kAccept = 1, kStart = 2, kOutcome = 3, kDelivered = 4 };
+  // kHighWater: written by compaction only; turn_id is the highest id ever issued,
+  // so ids are never reused and `forgotten` is told from `unknown_turn` after a
+  // compaction that dropped every finished turn.
+  enum class Type : uint8_t {
+    kAccept = 1,
+    kStart = 2,
+    kOutcome = 3,
+    kDelivered = 4,
+    kHighWater = 5
+  };
   Type type = Type::kAccept;
   uint64_t turn_id = 0;
   // kAccept
@@ -46,6 +55,7 @@ struct JournalRecord {
   // text is the reply (replied) or the error (everything else).
   std::string status;
   std::string text;
+  int64_t ended_unix_ms = 0;  // kOutcome: when it ended (0 = not recorded, older journals)
 
   bool operator==(const JournalRecord&) const = default;
 };

@@ -31,7 +31,7 @@ RecoveredState Recover(const std::vector<JournalRecord>& records) {
   }
 
   for (const JournalRecord& r : records) {
-    if (r.type == Type::kAccept) continue;
+    if (r.type == Type::kAccept || r.type == Type::kHighWater) continue;
     auto it = index.find(r.turn_id);
     if (it == index.end()) {
       ++state.orphan_records;
@@ -48,6 +48,7 @@ RecoveredState Recover(const std::vector<JournalRecord>& records) {
       turn.done = true;
       turn.status = r.status;
       turn.text = r.text;
+      turn.ended_unix_ms = r.ended_unix_ms;
     }
   }
 
@@ -93,6 +94,7 @@ std::vector<JournalRecord> CompactionSet(const RecoveredState& state, size_t kee
       outcome.turn_id = turn->turn_id;
       outcome.status = turn->status;
       outcome.text = turn->text;
+      outcome.ended_unix_ms = turn->ended_unix_ms;
       out.push_back(std::move(outcome));
       if (turn->delivered) {
         JournalRecord delivered;
@@ -109,6 +111,12 @@ std::vector<JournalRecord> CompactionSet(const RecoveredState& state, size_t kee
       start.attempt = turn->attempts;
       out.push_back(std::move(start));
     }
+  }
+  if (state.max_turn_id != 0) {
+    JournalRecord high;
+    high.type = Type::kHighWater;
+    high.turn_id = state.max_turn_id;
+    out.push_back(std::move(high));
   }
   return out;
 }

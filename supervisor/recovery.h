@@ -23,12 +23,13 @@ struct RecoveredTurn {
   std::string agent;
   std::string message;
   int64_t accepted_unix_ms = 0;
-  uint32_t attempts = 0;     // how many times it was started
-  bool was_running = false;  // started, no outcome
-  bool done = false;         // has an outcome
-  std::string status;        // outcome status when done
-  std::string text;          // outcome text when done
-  std::string origin;        // msgpack-encoded origin map ("" = control)
+  uint32_t attempts = 0;      // how many times it was started
+  bool was_running = false;   // started, no outcome
+  bool done = false;          // has an outcome
+  std::string status;         // outcome status when done
+  std::string text;           // outcome text when done
+  int64_t ended_unix_ms = 0;  // when it ended, if the outcome record says (0 = unknown)
+  std::string origin;         // msgpack-encoded origin map ("" = control)
   std::string idempotency_key;
   bool delivered = false;  // a channel confirmed delivery of the outcome
 };
@@ -36,6 +37,8 @@ struct RecoveredTurn {
 struct RecoveredState {
   // Every accepted turn, ordered by turn_id (= acceptance order).
   std::vector<RecoveredTurn> turns;
+  // The highest id in any record (high-water marks and orphans included): ids are
+  // issued from max_turn_id + 1 on.
   uint64_t max_turn_id = 0;
   uint64_t orphan_records = 0;  // start/outcome records whose accept record is missing
 };
@@ -44,7 +47,9 @@ RecoveredState Recover(const std::vector<JournalRecord>& records);
 
 // What to write when compacting: for every turn without an outcome its accept record
 // (and its last start record, if any); for the newest `keep_done` finished turns
-// their accept + outcome records. Order: by turn_id.
+// their accept + outcome (+ delivered) records. Order: by turn_id, then one
+// high-water record carrying state.max_turn_id (when it is not 0), so that the
+// next supervisor issues ids after it even if no turn is left.
 std::vector<JournalRecord> CompactionSet(const RecoveredState& state, size_t keep_done);
 
 }  // namespace laneway::supervisor

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "supervisor/control_service.h"
 #include "supervisor/core.h"
@@ -27,9 +28,9 @@ using common::Value;
 
 namespace {
 
-// Finished turns kept in memory (and across compaction) for `laneway wait`: at most
-// this many, and at most this many bytes of reply or error text between them.
-constexpr size_t kKeepDoneTurns = 10000;
+// Finished turns are kept in memory (and across compaction) for `laneway wait`
+// within [supervisor] remember_turns / remember_for, and at most this many bytes of
+// reply or error text between them.
 constexpr uint64_t kKeepDoneBytes = 64ull << 20;
 constexpr uint64_t kCompactAboveBytes = 64ull << 20;  // journal size that triggers compaction
 
@@ -106,6 +107,8 @@ void TurnLedger::Recover(const JournalRecovery& rec) {
     if (rt.done) {
       t.status = common::ParseTurnStatus(rt.status).value_or(TurnStatus::kFailed);
       t.text = rt.text;
+      // Journals written before end times were recorded: age it from its acceptance.
+      t.ended_unix_ms = rt.ended_unix_ms != 0 ? rt.ended_unix_ms : rt.accepted_unix_ms;
       turns_.emplace(t.id, std::move(t));
       RememberDone(rt.turn_id);
       continue;
@@ -136,6 +139,12 @@ void TurnLedger::Recover(const JournalRecovery& rec) {
   }
   c.recovered_turns = requeued;
   c.recovered_unfinished = requeued + ended;
+  // The window holds across the restart: what aged out while we were down goes now
+  // (all of it, before the loop runs).
+  while (remembered_.size() > 0 && remembered_.oldest_ended_unix_ms() <
+                                       core_.clock().UnixMillis() - RememberLimits().age.count()) {
+    ForgetExpired();
+  }
   // Start-up, before the loop runs: committing here is not the loop waiting.
   if (journal_->pending() > 0) {
     Status st = journal_->Commit();
@@ -252,6 +261,7 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
   --unfinished_;
   t.status = status;
   t.text = text;
+  t.ended_unix_ms = core_.clock().UnixMillis();
   Counters& c = core_.counters();
   switch (status) {
     case TurnStatus::kReplied:
@@ -280,6 +290,7 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
   r.turn_id = id;
   r.status = common::TurnStatusName(status);
   r.text = text;
+  r.ended_unix_ms = t.ended_unix_ms;
   journal_->Append(r);
   {
     LogLine line(LogLevel::kInfo, "turn_ended");
@@ -574,18 +585,22 @@ std::vector<JournalRecord> TurnLedger::Snapshot() const {
     rt.was_running = !rt.done && t.attempts > 0;
     rt.status = rt.done ? common::TurnStatusName(t.status) : "";
     rt.text = t.text;
+    rt.ended_unix_ms = t.ended_unix_ms;
     rt.origin = OriginIsDefault(t.origin) ? "" : common::EncodeMsgpack(t.origin);
     rt.idempotency_key = t.idempotency_key;
     rt.delivered = t.delivered;
     state.turns.push_back(std::move(rt));
-    state.max_turn_id = std::max(state.max_turn_id, id);
   }
+  // Every id issued so far, also of turns no longer held: the high-water record.
+  state.max_turn_id = next_turn_id_ - 1;
   std::sort(state.turns.begin(), state.turns.end(),
             [](const RecoveredTurn& a, const RecoveredTurn& b) { return a.turn_id < b.turn_id; });
-  return CompactionSet(state, kKeepDoneTurns);
+  // Memory holds exactly the window, so the journal keeps what wait can answer.
+  return CompactionSet(state, RememberLimits().turns);
 }
 
 void TurnLedger::Housekeeping() {
+  ForgetExpired();
   if (untrusted_) {
     StartRewrite("sync_failed");
     return;
@@ -659,18 +674,43 @@ void TurnLedger::AcceptDurable(AwaitingSync batch) {
 void TurnLedger::RememberDone(uint64_t id) {
   Turn& t = turns_[id];
   std::string().swap(t.message);  // a finished turn's message is no longer needed
-  done_bytes_ += t.text.size();
-  done_order_.push_back(id);
-  while (done_order_.size() > 1 &&
-         (done_order_.size() > kKeepDoneTurns || done_bytes_ > kKeepDoneBytes)) {
-    auto it = turns_.find(done_order_.front());
-    if (it != turns_.end()) {
-      done_bytes_ -= it->second.text.size();
-      if (!it->second.idempotency_key.empty()) by_key_.erase(it->second.idempotency_key);
-      turns_.erase(it);
+  remembered_.Add(id, t.ended_unix_ms, t.text.size());
+  ForgetExpired();
+}
+
+RememberWindow::Limits TurnLedger::RememberLimits() const {
+  // Read live: a reload's new window applies from the next sweep.
+  const common::SupervisorConfig& s = core_.config().supervisor;
+  RememberWindow::Limits l;
+  l.turns = s.remember_turns;
+  l.age = s.remember_for;
+  l.bytes = kKeepDoneBytes;
+  return l;
+}
+
+void TurnLedger::ForgetExpired() {
+  for (uint64_t id : remembered_.Expire(RememberLimits(), core_.clock().UnixMillis())) {
+    auto it = turns_.find(id);
+    if (it == turns_.end()) continue;
+    const std::string& key = it->second.idempotency_key;
+    // A later turn may hold the same key (resubmitted after this one was forgotten
+    // by an earlier supervisor): the key is this turn's only while it points here.
+    if (!key.empty()) {
+      auto k = by_key_.find(key);
+      if (k != by_key_.end() && k->second == id) by_key_.erase(k);
     }
-    done_order_.pop_front();
+    turns_.erase(it);
+    ++core_.counters().turns_forgotten;
   }
+}
+
+std::string TurnLedger::ForgottenText(uint64_t id) const {
+  const common::SupervisorConfig& s = core_.config().supervisor;
+  return "turn " + std::to_string(id) +
+         " is forgotten: older than the retained window (remember_turns=" +
+         std::to_string(s.remember_turns) +
+         ", remember_for=" + common::FormatDuration(s.remember_for) + "; at most " +
+         std::to_string(kKeepDoneBytes >> 20) + " MiB of outcome text)";
 }
 
 void TurnLedger::NotifyPendingWaiters() {

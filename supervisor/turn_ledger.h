@@ -4,8 +4,11 @@
 //  - A turn is added (its accept record appended) by Core::AcceptTurn, acknowledged
 //    only once the batch holding that record is durable, and ended exactly once
 //    (End): its outcome record is appended and its waiters, subscribed channel and
-//    session are told. Finished turns are remembered (bounded by count and bytes)
-//    for `laneway wait`, `turn` and idempotent retries.
+//    session are told. Finished turns are remembered for `laneway wait`, `turn` and
+//    idempotent retries within the window [supervisor] remember_turns / remember_for
+//    (remember_window.h), swept by Housekeeping; an id issued here (below the next
+//    id, which survives restarts and compaction) that fell out of it is Forgotten(),
+//    which callers tell apart from an id never issued.
 //  - Sends that speak for the journal (acknowledgements, runs, outcomes, progress)
 //    go through the outbox and leave only when every batch written before them is
 //    durable; SendNow is for replies that say nothing about turns.
@@ -35,6 +38,7 @@
 #include "common/status.h"
 #include "supervisor/core_types.h"
 #include "supervisor/journal.h"
+#include "supervisor/remember_window.h"
 
 namespace laneway::supervisor {
 
@@ -52,6 +56,15 @@ class TurnLedger {
   Turn* Find(uint64_t id);
   const Turn* Find(uint64_t id) const;
   Turn* FindByKey(const std::string& key);
+  // Issued by this ledger (or one before it on this journal) and no longer
+  // remembered. An id whose submit was refused by a failing journal is below the
+  // next id too, and reads as forgotten (its sender was never given it).
+  bool Forgotten(uint64_t id) const { return id > 0 && id < next_turn_id_ && !Find(id); }
+  // "turn 17 is forgotten: older than the retained window (remember_turns=10000,
+  // remember_for=24h)".
+  std::string ForgottenText(uint64_t id) const;
+  uint64_t next_turn_id() const { return next_turn_id_; }
+  size_t remembered() const { return remembered_.size(); }
 
   // Appends the accept record of `t` (id assigned here) and returns the id. `ack`
   // gets the acknowledgement once durable, and with `wait` (or ack->stream) the
@@ -137,6 +150,9 @@ class TurnLedger {
   void RefuseUnjournaled(uint64_t id, const common::Status& why);
   void NoteFailure(const common::Status& st);
   void RememberDone(uint64_t id);
+  RememberWindow::Limits RememberLimits() const;
+  // Drops the turns that fell out of the window.
+  void ForgetExpired();
   void OfferDelivery(const Turn& t);
   void NotifyPendingWaiters();
   bool IsAwaitingSync(uint64_t id) const;
@@ -152,9 +168,8 @@ class TurnLedger {
   std::unordered_map<uint64_t, Turn> turns_;  // live and recently finished
   std::unordered_map<std::string, uint64_t> by_key_;
   std::map<std::string, Peer> subscriptions_;  // channel kind -> its peer
-  std::deque<uint64_t> done_order_;            // finished turns, oldest first
-  uint64_t done_bytes_ = 0;
-  std::vector<uint64_t> pending_accepts_;  // added this iteration, not yet written
+  RememberWindow remembered_;                  // finished turns still answerable
+  std::vector<uint64_t> pending_accepts_;      // added this iteration, not yet written
   std::vector<PendingAck> pending_acks_;
   std::deque<AwaitingSync> awaiting_sync_;
   std::vector<Outgoing> outbox_;

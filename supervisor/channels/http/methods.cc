@@ -14,6 +14,7 @@ namespace {
 using common::Value;
 
 constexpr int64_t kDefaultWaitMs = 30000;
+constexpr const char* kForgotten = "FORGOTTEN";
 constexpr int64_t kMaxWaitMs = 24LL * 3600 * 1000;
 
 void Send(const std::weak_ptr<Connection>& weak, std::string frame) {
@@ -75,6 +76,9 @@ const char* MethodTable::ErrorCode(const std::string& core_code) {
   if (core_code == "unavailable" || core_code == "too_large" || core_code.empty()) {
     return kUnavailable;
   }
+  // An id that was issued and fell out of the remembered window: not a bad request,
+  // and retrying will not bring it back (docs/gateway.md).
+  if (core_code == "forgotten") return kForgotten;
   return kInvalidRequest;
 }
 

@@ -37,6 +37,13 @@ inline JournalRecord Outcome(uint64_t id, std::string status, std::string text) 
   return r;
 }
 
+inline JournalRecord HighWater(uint64_t id) {
+  JournalRecord r;
+  r.type = JournalRecord::Type::kHighWater;
+  r.turn_id = id;
+  return r;
+}
+
 }  // namespace laneway::supervisor::test_records
 
 #endif  // LANEWAY_TESTS_UNIT_SUPERVISOR_JOURNAL_RECORDS_H_

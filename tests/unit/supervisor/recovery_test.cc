@@ -125,7 +125,7 @@ TEST(RecoveryTest, CompactionKeepsUnfinishedAndNewestFinishedTurns) {
   std::vector<JournalRecord> set = CompactionSet(state, 2);
   const std::vector<JournalRecord> expected = {
       Accept(2),   Accept(3), Outcome(3, "failed", "boom"),         Accept(4),
-      Start(4, 2), Accept(5), Outcome(5, "rejected", "queue full"),
+      Start(4, 2), Accept(5), Outcome(5, "rejected", "queue full"), HighWater(5),
   };
   EXPECT_EQ(set, expected);
 
@@ -141,7 +141,7 @@ TEST(RecoveryTest, CompactionKeepsUnfinishedAndNewestFinishedTurns) {
 
 TEST(RecoveryTest, CompactionWithKeepDoneZeroDropsEveryFinishedTurn) {
   RecoveredState state = Recover({Accept(1), Outcome(1, "replied", "a"), Accept(2)});
-  EXPECT_EQ(CompactionSet(state, 0), std::vector<JournalRecord>{Accept(2)});
+  EXPECT_EQ(CompactionSet(state, 0), (std::vector<JournalRecord>{Accept(2), HighWater(2)}));
 }
 
 TEST(RecoveryTest, CompactionKeepsAllFinishedWhenFewerThanKeepDone) {
@@ -149,7 +149,7 @@ TEST(RecoveryTest, CompactionKeepsAllFinishedWhenFewerThanKeepDone) {
       {Accept(1), Outcome(1, "replied", "a"), Accept(2), Outcome(2, "interrupted", "restart")});
   EXPECT_EQ(CompactionSet(state, 10),
             (std::vector<JournalRecord>{Accept(1), Outcome(1, "replied", "a"), Accept(2),
-                                        Outcome(2, "interrupted", "restart")}));
+                                        Outcome(2, "interrupted", "restart"), HighWater(2)}));
 }
 
 }  // namespace
