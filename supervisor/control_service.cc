@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "supervisor/core.h"
+#include "supervisor/metrics.h"
 #include "supervisor/origin.h"
 #include "supervisor/session_table.h"
 #include "supervisor/turn_ledger.h"
@@ -70,6 +71,8 @@ const ControlService::Method* ControlService::FindMethod(std::string_view name) 
       {common::msg::kShutdown, P::kAdmin, &CS::Shutdown},
       {common::msg::kReload, P::kAdmin, &CS::Reload},
       {common::msg::kPing, P::kRead, &CS::Ping},
+      {common::msg::kMetrics, P::kRead, &CS::Metrics},
+      {common::msg::kRecentTurns, P::kRead, &CS::RecentTurns},
   };
   for (const Method& m : kMethods) {
     if (m.name == name) return &m;
@@ -283,6 +286,17 @@ void ControlService::Ping(const Peer& peer, int64_t req, const Value&) {
   Value r = Value::MakeMap();
   r.Set("pong", true);
   ReplyResult(peer, req, std::move(r));
+}
+
+void ControlService::Metrics(const Peer& peer, int64_t req, const Value&) {
+  Value r = Value::MakeMap();
+  r.Set("text", RenderMetrics(core_));
+  r.Set("content_type", kMetricsContentType);
+  ReplyResult(peer, req, std::move(r));
+}
+
+void ControlService::RecentTurns(const Peer& peer, int64_t req, const Value&) {
+  ReplyResult(peer, req, core_.ops().RecentView());
 }
 
 void ControlService::Reject(const Peer& peer, int64_t req, const std::string& session,

@@ -61,6 +61,8 @@ class ControlService {
   void Shutdown(const Peer& peer, int64_t req, const common::Value& m);
   void Reload(const Peer& peer, int64_t req, const common::Value& m);
   void Ping(const Peer& peer, int64_t req, const common::Value& m);
+  void Metrics(const Peer& peer, int64_t req, const common::Value& m);
+  void RecentTurns(const Peer& peer, int64_t req, const common::Value& m);
   // A turn by "turn_id" or "idempotency_key"; an error reply and nullptr if none.
   Turn* FindTurnFor(const Peer& peer, int64_t req, const common::Value& m);
 

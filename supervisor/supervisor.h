@@ -21,6 +21,7 @@
 #include "common/paths.h"
 #include "common/status.h"
 #include "supervisor/channels/channel.h"
+#include "supervisor/notify.h"
 #include "supervisor/spawner.h"
 
 namespace laneway::supervisor {
@@ -74,6 +75,8 @@ class Supervisor {
   std::unique_ptr<common::FileLock> instance_lock_;
   std::unique_ptr<Core> core_;
   std::vector<std::unique_ptr<Channel>> channels_;
+  Notifier notifier_ = Notifier::FromEnvironment();  // systemd; inert outside it
+  TestWedge test_wedge_;
 };
 
 }  // namespace laneway::supervisor

@@ -50,6 +50,10 @@ class MethodTable {
   void WorkersRestart(const ReqFrame& req, Weak conn);
   void TurnsCancel(const ReqFrame& req, Weak conn);
   void TurnsGet(const ReqFrame& req, Weak conn);
+  // The last outcomes (the control page's "recent turns"), newest first.
+  void TurnsRecent(const ReqFrame& req, Weak conn);
+  // laneway's own status alone (no session list; the control page polls it).
+  void LanewayStatus(const ReqFrame& req, Weak conn);
 
   // One core request whose `result` data becomes the payload through `shape`.
   void Simple(const ReqFrame& req, Weak conn, common::Value core_request, Shape shape);
