@@ -32,7 +32,7 @@ uninstall:
 
 # laneway_<version>_amd64.deb in $(BUILD)/deb/ (CPack; packaging/deb.cmake).
 deb: build
-	cd $(BUILD) && cpack -G DEB
+	cd $(BUILD) && cpack --config CPackConfig.cmake -G DEB
 	@ls -l $(BUILD)/deb/*.deb
 
 test: build

@@ -37,6 +37,9 @@ install(FILES packaging/laneway.service DESTINATION /lib/systemd/system COMPONEN
         EXCLUDE_FROM_ALL)
 install(FILES packaging/laneway.toml DESTINATION /etc/laneway COMPONENT service EXCLUDE_FROM_ALL)
 
+# CPack runs `make preinstall`; without this that would build every target (tests
+# too). `make deb` and the PackageDeb test build what the package holds first.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME laneway)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -12,7 +12,7 @@ build=$1 src=$2 version=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start=$(date +%s.%N)
-(cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; fail "cpack failed"; }
+(cd "$build" && cpack --config CPackConfig.cmake -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; fail "cpack failed"; }
 end=$(date +%s.%N)
 deb="$build/deb/laneway_${version}_amd64.deb"
 [ -f "$deb" ] || fail "no $deb"

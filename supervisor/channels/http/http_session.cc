@@ -186,10 +186,10 @@ void HttpSession::Route() {
 }
 
 void HttpSession::Metrics() {
-  std::weak_ptr<HttpSession> weak = shared_from_this();
-  gw_.core->Call(common::NewMessage(common::msg::kMetrics), [weak](const common::Value& msg) {
-    auto self = weak.lock();
-    if (!self) return true;
+  // The handler holds the session: nothing else does while the core renders (the
+  // core answers every request; CoreLink answers a failed send with an error).
+  auto self = shared_from_this();
+  gw_.core->Call(common::NewMessage(common::msg::kMetrics), [self](const common::Value& msg) {
     const common::Value* data = msg.Find("data");
     auto text = data ? data->GetStringOr("text", "") : common::Result<std::string>(std::string());
     auto type = data ? data->GetStringOr("content_type", "text/plain")

@@ -107,7 +107,9 @@ async def drive(url, token, session, shot, port):
         old_pid = await cdp.js(f"document.querySelector('{sel} td.pid').textContent")
         out["old_pid"] = int(old_pid)
         # Let the chart and the recent turns fill for a moment, then the screenshot.
-        await cdp.wait_js("document.querySelectorAll('#summary div').length > 0")
+        samples = int(os.environ.get("CDP_CHART_SAMPLES", "3"))
+        await cdp.wait_js("document.querySelectorAll('#summary div').length > 0 &&"
+                          f" Number(document.getElementById('chart').dataset.samples || 0) >= {samples}")
         shotr = await cdp.call("Page.captureScreenshot", format="png")
         with open(shot, "wb") as f:
             f.write(base64.b64decode(shotr["data"]))

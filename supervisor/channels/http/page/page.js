@@ -224,6 +224,7 @@ function drawChart() {
     });
     ctx.stroke();
   }
+  c.dataset.samples = String(history.length);
   const last = history[history.length - 1];
   $("chart-now").textContent = last
       ? `(now: ${last.turnsPerSec.toFixed(1)} turns/s, ${last.queue} queued)` : "";
