@@ -39,10 +39,12 @@ TEST_F(MetricsHttpTest, ScrapeNeedsTheTokenAndServesTextFormat004) {
   ASSERT_TRUE(gw_.Start(GatewayConfig(home_))) << gw_.Log();
   EXPECT_EQ(Scrape("").status, 401);
   EXPECT_EQ(Scrape("wrong").status, 401);
-  HttpResult type = Curl(gw_.http_url("/metrics"),
-                         {"-o", "/dev/null", "-w", "%{content_type}", "-H",
-                          std::string("Authorization: Bearer ") + kGatewayToken});
-  EXPECT_TRUE(Has(type.body, "text/plain; version=0.0.4")) << type.body;
+  HttpResult headers = Curl(gw_.http_url("/metrics"),
+                            {"-D", "-", "-o", "/dev/null", "-H",
+                             std::string("Authorization: Bearer ") + kGatewayToken});
+  EXPECT_EQ(headers.status, 200);
+  EXPECT_TRUE(Has(headers.body, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"))
+      << headers.body;
   EXPECT_EQ(Curl(gw_.http_url("/metrics"), {"-X", "POST", "-H",
                                             std::string("Authorization: Bearer ") + kGatewayToken})
                 .status,

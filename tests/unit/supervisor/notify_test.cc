@@ -27,7 +27,7 @@ struct Recorder {
 
 const common::SteadyTime kT0 = common::SteadyTime{} + std::chrono::hours(1);
 
-TEST(NotifyTest, ReadySendsReadyWithTheStatusLineAndAFirstPing) {
+TEST(NotifierTest, ReadySendsReadyWithTheStatusLineAndAFirstPing) {
   Recorder r;
   Notifier n(true, std::chrono::seconds(10), r.sender());
   n.Ready(kT0, "0 busy; healthy");
@@ -36,7 +36,7 @@ TEST(NotifyTest, ReadySendsReadyWithTheStatusLineAndAFirstPing) {
   EXPECT_EQ(r.sent[1], "WATCHDOG=1");
 }
 
-TEST(NotifyTest, WatchdogPingsAtHalfTheIntervalAndNotBefore) {
+TEST(NotifierTest, WatchdogPingsAtHalfTheIntervalAndNotBefore) {
   Recorder r;
   Notifier n(true, std::chrono::seconds(10), r.sender());
   n.Ready(kT0, "s");
@@ -53,7 +53,7 @@ TEST(NotifyTest, WatchdogPingsAtHalfTheIntervalAndNotBefore) {
   EXPECT_EQ(r.Count("WATCHDOG=1"), 14);
 }
 
-TEST(NotifyTest, NoWatchdogNoPingsAndNoDeadline) {
+TEST(NotifierTest, NoWatchdogNoPingsAndNoDeadline) {
   Recorder r;
   Notifier n(true, std::chrono::microseconds(0), r.sender());
   n.Ready(kT0, "s");
@@ -62,7 +62,7 @@ TEST(NotifyTest, NoWatchdogNoPingsAndNoDeadline) {
   EXPECT_FALSE(n.NextPing().has_value());
 }
 
-TEST(NotifyTest, StatusIsSentOnlyWhenChangedAndAtMostOnceASecond) {
+TEST(NotifierTest, StatusIsSentOnlyWhenChangedAndAtMostOnceASecond) {
   Recorder r;
   Notifier n(true, std::chrono::microseconds(0), r.sender());
   n.Ready(kT0, "a");
@@ -85,7 +85,7 @@ TEST(NotifyTest, StatusIsSentOnlyWhenChangedAndAtMostOnceASecond) {
   EXPECT_EQ(r.sent[1], "STATUS=b");
 }
 
-TEST(NotifyTest, DisabledNotifierSendsNothing) {
+TEST(NotifierTest, DisabledNotifierSendsNothing) {
   Recorder r;
   Notifier n(false, std::chrono::seconds(10), r.sender());
   n.Ready(kT0, "s");
