@@ -9,7 +9,7 @@
 # state directory /var/lib/laneway and the gateway token.
 find_program(LANEWAY_GZIP gzip)
 set(LANEWAY_MAN_GZ)
-foreach(page laneway.1 laneway-supervisor.1)
+foreach(page laneway.1 laneway-supervisor.1 laneway-worker.1)
   set(gz ${CMAKE_BINARY_DIR}/man/${page}.gz)
   add_custom_command(
     OUTPUT ${gz}
@@ -43,7 +43,11 @@ set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME laneway)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "laneway maintainers <laneway@localhost>")
+# lintian flags the placeholder address (bogus-mail-host): set the real one with
+# -DLANEWAY_DEB_MAINTAINER="Name <address>".
+set(LANEWAY_DEB_MAINTAINER "laneway maintainers <laneway@localhost>" CACHE STRING
+    "Maintainer: field of the .deb")
+set(CPACK_PACKAGE_CONTACT "${LANEWAY_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "gateway supervisor for AI-agent conversation sessions")
 set(CPACK_PACKAGE_DESCRIPTION
     "laneway runs every conversation session's turns in a worker process of that\n session's own, one turn at a time, and kills and restarts any worker whose run\n overruns, so that no session can block another or the gateway. It serves a\n WebSocket/HTTP gateway port with Prometheus metrics and a control page, and\n runs as a hardened systemd service (Type=notify with a watchdog).")
