@@ -206,7 +206,7 @@ void WriteProcess(Writer& w) {
 
 struct Gauges {
   std::map<std::string, int64_t> workers_by_state{
-      {"starting", 0}, {"idle", 0}, {"busy", 0}, {"stopping", 0}};
+      {"starting", 0}, {"idle", 0}, {"dispatched", 0}, {"busy", 0}, {"stopping", 0}};
   int64_t queued = 0;
   int64_t parked = 0;
   int64_t stuck = 0;
@@ -367,7 +367,10 @@ std::string RenderMetrics(const Core& core) {
 std::string StatusSummary(const Core& core) {
   const Gauges g = ReadGauges(core);
   auto n = [&](const char* s) { return std::to_string(g.workers_by_state.at(s)); };
-  std::string line = n("busy") + " busy, " + n("idle") + " idle, " + n("starting") +
+  // A dispatched turn (sent, not yet acknowledged) counts as busy, as in `status`.
+  const std::string busy =
+      std::to_string(g.workers_by_state.at("busy") + g.workers_by_state.at("dispatched"));
+  std::string line = busy + " busy, " + n("idle") + " idle, " + n("starting") +
                      " starting of max " + std::to_string(core.config().supervisor.max_workers) +
                      " workers; " + std::to_string(g.queued) + " queued; ";
   const bool journal_ok = core.ledger().journal_ok();

@@ -27,10 +27,30 @@ using std::chrono::seconds;
 
 constexpr pid_t kFakePid = 4'300'000;  // above pid_max: signals to it are ESRCH
 
-class OneSpawner : public Spawner {
+// Launches complete at once; their results wait for the next TakeResults.
+class FakeLauncher : public Launcher {
  public:
-  common::Result<pid_t> Spawn(const SpawnSpec&) override { return kFakePid + spawns++; }
-  int spawns = 0;
+  void Launch(uint64_t worker_id, SpawnSpec) override {
+    LaunchResult r;
+    r.worker_id = worker_id;
+    r.pid = kFakePid + static_cast<pid_t>(launches++);
+    results_.push_back(r);
+  }
+  int result_fd() const override { return -1; }
+  std::vector<LaunchResult> TakeResults(size_t max) override {
+    std::vector<LaunchResult> out;
+    while (!results_.empty() && out.size() < max) {
+      out.push_back(results_.front());
+      results_.erase(results_.begin());
+    }
+    return out;
+  }
+  size_t in_flight() const override { return results_.size(); }
+  void SignalGroup(pid_t, int) override {}
+  int launches = 0;
+
+ private:
+  std::vector<LaunchResult> results_;
 };
 
 class NullTransport : public Transport {
@@ -65,7 +85,7 @@ class MetricsHarness {
     o.config = *cfg;
     o.worker_binary = "/nonexistent/laneway-worker";
     o.clock = &clock_;
-    o.spawner = &spawner_;
+    o.launcher = &spawner_;
     o.transport = &transport_;
     o.journal_sync = false;
     o.supervisor_pid = 1;
@@ -74,14 +94,17 @@ class MetricsHarness {
     EXPECT_TRUE(core->Open().ok());
   }
   void Pass() {
+    core->OnLaunchResults();
     core->FireTimers();
     core->EndIteration();
+    core->OnLaunchResults();
     while (core->journal_job_pending()) {
       pollfd p{core->journal_fd(), POLLIN, 0};
       ASSERT_GT(::poll(&p, 1, 10000), 0);
       core->OnJournalJobDone();
       core->EndIteration();
     }
+    core->OnLaunchResults();
   }
   void Control(Value m) {
     m.Set("id", ++req_);
@@ -129,7 +152,7 @@ class MetricsHarness {
   }
 
   common::FakeClock clock_;
-  OneSpawner spawner_;
+  FakeLauncher spawner_;
   NullTransport transport_;
   std::unique_ptr<Core> core;
   std::vector<std::string> notices;

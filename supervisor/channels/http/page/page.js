@@ -138,7 +138,8 @@ function renderWorkers(rows) {
     const td = cell(tr, "", "actions");
     actionButton(td, "Kill", "kill", w.session, w.pid !== null);
     actionButton(td, "Restart", "restart", w.session, true);
-    actionButton(td, "Cancel turn", "cancel", w.session, w.state === "busy");
+    actionButton(td, "Cancel turn", "cancel", w.session,
+                 w.state === "busy" || w.state === "dispatched");
     body.appendChild(tr);
   }
   $("no-workers").hidden = rows.length > 0;
