@@ -119,7 +119,7 @@ async def drive(url, token, session, shot, port):
         new_pid = await cdp.wait_js(
             f"(() => {{ const c = document.querySelector('{sel} td.pid');"
             f" const t = c ? c.textContent : '';"
-            f" return t && t !== {json.dumps(old_pid)} ? t : null; }})()")
+            f" return t && t !== {json.dumps(old_pid)} && Number(t) > 0 ? t : null; }})()")
         out["new_pid"] = int(new_pid)
         out["href"] = await cdp.js("location.href")
         out["console"] = cdp.console

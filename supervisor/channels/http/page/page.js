@@ -128,7 +128,7 @@ function renderWorkers(rows) {
     tr.dataset.session = w.session;
     tr.dataset.state = w.state;
     cell(tr, w.session, "session");
-    cell(tr, w.pid, "pid num");
+    cell(tr, w.pid > 0 ? w.pid : "", "pid num");  // 0 while its launch is under way
     cell(tr, w.state, "state state-" + w.state);
     cell(tr, w.turn_id, "turn num");
     cell(tr, ms(w.turn_age_ms), "age num");
@@ -136,7 +136,7 @@ function renderWorkers(rows) {
     cell(tr, w.restarts, "restarts num");
     cell(tr, kb(w.rss_kb), "rss num");
     const td = cell(tr, "", "actions");
-    actionButton(td, "Kill", "kill", w.session, w.pid !== null);
+    actionButton(td, "Kill", "kill", w.session, w.pid > 0);
     actionButton(td, "Restart", "restart", w.session, true);
     actionButton(td, "Cancel turn", "cancel", w.session,
                  w.state === "busy" || w.state === "dispatched");
