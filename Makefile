@@ -7,7 +7,7 @@ WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 LANEWAY_HOME ?= $(HOME)/.laneway
 PREFIX ?= /usr/local
 
-.PHONY: deps build run install uninstall test bench clean format
+.PHONY: deps build run install uninstall test bench clean format deb
 
 deps:
 	bash scripts/install-deps.sh
@@ -26,7 +26,14 @@ install: build
 
 uninstall:
 	rm -f $(PREFIX)/bin/laneway $(PREFIX)/bin/laneway-supervisor $(PREFIX)/bin/laneway-worker
-	rm -rf $(PREFIX)/share/laneway
+	rm -rf $(PREFIX)/share/laneway $(PREFIX)/share/doc/laneway
+	rm -f $(PREFIX)/share/man/man1/laneway.1.gz $(PREFIX)/share/man/man1/laneway-supervisor.1.gz
+	rm -f $(PREFIX)/share/bash-completion/completions/laneway
+
+# laneway_<version>_amd64.deb in $(BUILD)/deb/ (CPack; packaging/deb.cmake).
+deb: build
+	cd $(BUILD) && cpack --config CPackConfig.cmake -G DEB
+	@ls -l $(BUILD)/deb/*.deb
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300

@@ -38,6 +38,8 @@ inline constexpr std::string_view kPing = "ping";
 inline constexpr std::string_view kTurn = "turn";            // turn_id | idempotency_key
 inline constexpr std::string_view kSubscribe = "subscribe";  // channel
 inline constexpr std::string_view kDelivered = "delivered";  // turn_id
+inline constexpr std::string_view kMetrics = "metrics";          // -> {text, content_type}
+inline constexpr std::string_view kRecentTurns = "recent_turns";  // -> [recent outcomes]
 // supervisor -> CLI
 inline constexpr std::string_view kAccepted = "accepted";  // turn_id, session
 inline constexpr std::string_view kOutcome = "outcome";    // turn_id, session, status, reply|error

@@ -13,8 +13,14 @@ packages=(
   libcurl4-openssl-dev      # outbound HTTP: the openai runner, the Telegram channel
   nlohmann-json3-dev        # JSON for the gateway port, OpenAI and Telegram bodies
   libhowardhinnant-date-dev tzdata  # cron: time zones (date/tz.h over the system tzdata)
+  libsystemd-dev            # sd_notify: READY/STATUS/WATCHDOG under systemd (supervisor only)
+  dpkg-dev                  # `make deb`: CPack's DEB generator runs dpkg-shlibdeps
   python3 python3-websockets  # test-only: the WebSocket client and the HTTP doubles
   curl                      # test-only: a real HTTP client in integration tests
+  prometheus                # test-only: promtool check metrics (Metrics* tests)
+  chromium                  # test-only: the control page in a real browser (ControlPage*)
+  lintian                   # test-only: PackageDeb reports what lintian says of the .deb
+  systemd                   # test-only: systemd-analyze verify/security of the unit
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include "common/paths.h"
 #include "supervisor/core.h"
 #include "supervisor/cron/cron_service.h"
+#include "supervisor/metrics.h"
 #include "supervisor/origin.h"
 #include "supervisor/session_table.h"
 #include "supervisor/subagents.h"
@@ -81,6 +82,8 @@ const ControlService::Method* ControlService::FindMethod(std::string_view name) 
       {"cron.remove", P::kOperate, &CS::Cron},
       {"cron.run", P::kOperate, &CS::Cron},
       {"spawn", P::kSubmit, &CS::Spawn},
+      {common::msg::kMetrics, P::kRead, &CS::Metrics},
+      {common::msg::kRecentTurns, P::kRead, &CS::RecentTurns},
   };
   for (const Method& m : kMethods) {
     if (m.name == name) return &m;
@@ -306,6 +309,17 @@ void ControlService::Cron(const Peer& peer, int64_t req, const Value& m) {
 
 void ControlService::Spawn(const Peer& peer, int64_t req, const Value& m) {
   core_.subagents().Spawn(peer, req, m);
+}
+
+void ControlService::Metrics(const Peer& peer, int64_t req, const Value&) {
+  Value r = Value::MakeMap();
+  r.Set("text", RenderMetrics(core_));
+  r.Set("content_type", kMetricsContentType);
+  ReplyResult(peer, req, std::move(r));
+}
+
+void ControlService::RecentTurns(const Peer& peer, int64_t req, const Value&) {
+  ReplyResult(peer, req, core_.ops().RecentView());
 }
 
 void ControlService::Reject(const Peer& peer, int64_t req, const std::string& session,

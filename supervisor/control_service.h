@@ -63,6 +63,8 @@ class ControlService {
   void Ping(const Peer& peer, int64_t req, const common::Value& m);
   void Cron(const Peer& peer, int64_t req, const common::Value& m);   // cron/cron_service.h
   void Spawn(const Peer& peer, int64_t req, const common::Value& m);  // subagents.h
+  void Metrics(const Peer& peer, int64_t req, const common::Value& m);
+  void RecentTurns(const Peer& peer, int64_t req, const common::Value& m);
   // A turn by "turn_id" or "idempotency_key"; an error reply and nullptr if none.
   Turn* FindTurnFor(const Peer& peer, int64_t req, const common::Value& m);
 

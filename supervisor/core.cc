@@ -228,6 +228,7 @@ void Core::BeginShutdown(const std::string& why) {
       .Kv("reason", why)
       .Kv("workers", static_cast<uint64_t>(pool_->live()))
       .Kv("drain_timeout_ms", static_cast<int64_t>(opt_.config.supervisor.drain_timeout.count()));
+  if (opt_.notify) opt_.notify("STOPPING=1");
   timers_.Arm({opt_.clock->Now() + opt_.config.supervisor.drain_timeout, TimerKind::kDrain});
   pool_->Drain(/*busy_too=*/false);
   CheckShutdownDone();
@@ -240,6 +241,14 @@ void Core::CheckShutdownDone() {
 }
 
 common::Result<Value> Core::Reload() {
+  // RELOADING=1 ... READY=1 around the whole reload, applied or refused.
+  if (opt_.notify) opt_.notify("RELOADING=1");
+  struct ReadyAgain {
+    const std::function<void(std::string_view)>& notify;
+    ~ReadyAgain() {
+      if (notify) notify("READY=1");
+    }
+  } ready_again{opt_.notify};
   auto loaded = opt_.config_path.empty() ? common::Result<common::Config>(common::BuiltInConfig())
                                          : common::LoadConfigFile(opt_.config_path);
   if (loaded.ok()) {

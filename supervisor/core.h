@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -35,6 +36,7 @@
 #include "supervisor/counters.h"
 #include "supervisor/journal.h"
 #include "supervisor/launcher.h"
+#include "supervisor/ops_stats.h"
 #include "supervisor/timer_queue.h"
 
 namespace laneway::supervisor {
@@ -89,6 +91,9 @@ class Core {
     // Kills live processes re-parented to the supervisor that are not its workers
     // (the loop's; unit tests leave it empty).
     std::function<void()> orphan_sweep;
+    // Service-manager notices ("RELOADING=1", "READY=1", "STOPPING=1"; notify.h),
+    // given by the loop when it runs under systemd; optional.
+    std::function<void(std::string_view)> notify;
   };
 
   explicit Core(Options options);
@@ -140,6 +145,8 @@ class Core {
   const TimerQueue& timers() const { return timers_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
+  OpsStats& ops() { return ops_; }
+  const OpsStats& ops() const { return ops_; }
   const common::Clock& clock() const { return *opt_.clock; }
   const common::Config& config() const { return opt_.config; }
   const Options& options() const { return opt_; }
@@ -161,6 +168,7 @@ class Core {
   Options opt_;
   TimerQueue timers_;
   Counters counters_;
+  OpsStats ops_;
   std::unique_ptr<TurnLedger> ledger_;
   std::unique_ptr<SessionTable> sessions_;
   std::unique_ptr<WorkerPool> pool_;

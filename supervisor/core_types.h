@@ -67,6 +67,8 @@ struct Turn {
   std::string idempotency_key;   // "" = none
   bool delivered = false;        // a channel confirmed delivery of the outcome
   uint64_t progress_seq = 0;     // progress messages forwarded so far
+  common::SteadyTime started_at{};  // its last start (OpsStats: turn duration)
+  bool started = false;
   std::vector<Waiter> waiters;
 };
 

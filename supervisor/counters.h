@@ -1,5 +1,5 @@
 // The core's counters: one table of name, help text and field, so that `status`
-// (and, later, /metrics) list exactly the same counters with the same words.
+// and GET /metrics (metrics.cc) list exactly the same counters with the same words.
 #ifndef LANEWAY_SUPERVISOR_COUNTERS_H_
 #define LANEWAY_SUPERVISOR_COUNTERS_H_
 
@@ -35,6 +35,11 @@ struct Counters {
   uint64_t deliveries_confirmed = 0;
   uint64_t journal_rewrites = 0;
   uint64_t turns_forgotten = 0;
+  uint64_t worker_restarts = 0;
+  uint64_t max_workers_reached = 0;
+  uint64_t model_requests = 0;
+  uint64_t model_prompt_tokens = 0;
+  uint64_t model_completion_tokens = 0;
 };
 
 struct CounterDef {

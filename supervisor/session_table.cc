@@ -152,6 +152,7 @@ void SessionTable::Schedule(Session& s) {
     s.want_worker = false;
     core_.pool().Spawn(s);
   } else {
+    ++core_.counters().max_workers_reached;
     admission_.Enqueue(s.key);
     AdmitWaiting();
     if (admission_.Contains(s.key)) ReclaimIdleSlot();
@@ -188,6 +189,7 @@ void SessionTable::OnWorkerGone(const std::string& key, bool fault) {
   if (fault && OnFault(*s, "its worker died " + std::to_string(l.limit) + " times within " +
                                std::to_string(l.window.count()) + "ms (restart_limit)")) {
     ++s->restarts;
+    ++core_.counters().worker_restarts;
   }
   Schedule(*s);
 }

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/metrics.h"
 #include "supervisor/worker_pool.h"
 
 namespace laneway::supervisor {
@@ -226,6 +227,7 @@ Status Supervisor::Start(int* exit_code) {
     for (const auto& ch : channels_) v.Push(ch->State());
     return v;
   };
+  co.notify = [this](std::string_view notice) { notifier_.Send(notice); };
   core_ = std::make_unique<Core>(std::move(co));
   if (Status st = core_->Open(); !st.ok()) return st;
 
@@ -255,6 +257,8 @@ Status Supervisor::Start(int* exit_code) {
 }
 
 int Supervisor::Run() {
+  // Recovery is done and every front door listens (Start): ready.
+  notifier_.Ready(clock_.Now(), StatusSummary(*core_));
   while (!core_->exit_requested()) PollOnce();
   core_->Finish();
   StopChannels();
@@ -277,6 +281,10 @@ void Supervisor::PollOnce() {
   if (auto next = core_->NextTimer()) {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
     timeout_ms = std::clamp<long>(d, 0, 1000);
+  }
+  if (auto ping = notifier_.NextPing()) {
+    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*ping - now).count() + 1;
+    timeout_ms = std::clamp<long>(d, 0, timeout_ms);
   }
   if (reap_more_) timeout_ms = 0;
   zmq::pollitem_t items[] = {
@@ -327,6 +335,11 @@ void Supervisor::PollOnce() {
   if (items[5].revents & ZMQ_POLLIN) core_->OnLaunchResults(kMaxLaunchResultsPerIteration);
   core_->FireTimers(kMaxTimersPerIteration);
   core_->EndIteration();
+  // The watchdog is fed from here, the loop itself: a wedged loop stops feeding it.
+  test_wedge_.MaybeWedge();
+  const auto end = clock_.Now();
+  notifier_.Tick(end);
+  notifier_.UpdateStatus(end, [this] { return StatusSummary(*core_); });
 }
 
 void Supervisor::HandleSignals() {

@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "supervisor/channels/channel.h"
 #include "supervisor/local_launcher.h"
+#include "supervisor/notify.h"
 
 namespace laneway::supervisor {
 
@@ -76,6 +77,8 @@ class Supervisor {
   std::unique_ptr<common::FileLock> instance_lock_;
   std::unique_ptr<Core> core_;
   std::vector<std::unique_ptr<Channel>> channels_;
+  Notifier notifier_ = Notifier::FromEnvironment();  // systemd; inert outside it
+  TestWedge test_wedge_;
 };
 
 }  // namespace laneway::supervisor

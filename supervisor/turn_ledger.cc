@@ -7,6 +7,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_set>
 
 #include "common/duration.h"
@@ -46,6 +47,7 @@ struct TurnLedger::JobDone {
   bool rewrite = false;
   uint64_t batch = 0;
   Status status;
+  double sync_seconds = 0;  // how long the sync took on the job thread (metrics)
 };
 
 TurnLedger::TurnLedger(Core& core) : core_(core) {}
@@ -66,7 +68,13 @@ Status TurnLedger::Open(Journal::Options options) {
   Recover(rec);
   Journal* journal = journal_.get();
   auto job = common::JobThread<Job, JobDone>::Start([journal](Job& job) {
-    if (!job.rewrite) return JobDone{false, job.batch, journal->Sync()};
+    if (!job.rewrite) {
+      // Real time, not the core's clock: this measures the disk, not the schedule.
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = journal->Sync();
+      return JobDone{false, job.batch, std::move(st),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+    }
     return JobDone{true, job.batch, journal->Compact(job.records)};
   });
   if (!job.ok()) return job.status();
@@ -243,6 +251,7 @@ size_t TurnLedger::in_flight() const {
 
 void TurnLedger::NoteStart(Turn& t) {
   ++t.attempts;
+  core_.ops().NoteTurnStarted(t, core_.clock().Now(), core_.clock().UnixMillis());
   if (t.start_journaled) {
     t.start_journaled = false;  // written with its accept record
     return;
@@ -300,6 +309,7 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
         .Kv("duration_ms", core_.clock().UnixMillis() - t.accepted_unix_ms);
     if (status != TurnStatus::kReplied) line.Kv("error", text);
   }
+  core_.ops().NoteTurnEnded(t, core_.clock().Now(), core_.clock().UnixMillis());
   for (const Waiter& w : t.waiters) SendOutcome(w, t);
   waiting_clients_ -= t.waiters.size();
   t.waiters.clear();
@@ -551,6 +561,7 @@ void TurnLedger::OnJobDone() {
     failing_ = false;
     LogLine(LogLevel::kInfo, "journal_recovered");
   }
+  if (!done.rewrite) core_.ops().NoteJournalSync(done.sync_seconds);
   synced_batch_ = std::max(synced_batch_, done.batch);
   while (!awaiting_sync_.empty() && awaiting_sync_.front().batch <= synced_batch_) {
     AwaitingSync batch = std::move(awaiting_sync_.front());

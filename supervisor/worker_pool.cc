@@ -208,6 +208,7 @@ void WorkerPool::Interpret(const Event& ev) {
       text = ev.msg.GetStringOr(ok ? "reply" : "error", "").value();
       status = ok ? TurnStatus::kReplied : TurnStatus::kFailed;
       if (const Value* meta = ev.msg.Find("meta"); meta && meta->is_map()) {
+        OpsStats::NoteRunnerMeta(*meta, counters);
         for (uint64_t id : batch.turn_ids) core_.ledger().SetMeta(id, *meta);
       }
     } else {
@@ -240,6 +241,7 @@ void WorkerPool::Interpret(const Event& ev) {
   }
   if (t.actions & kTermGroup) {
     ++counters.worker_kills;
+    core_.ops().NoteKill(reason);
     LogLine(LogLevel::kInfo, "worker_killed")
         .Kv("session", w.session)
         .Kv("pid", static_cast<int64_t>(w.pid))
@@ -252,6 +254,7 @@ void WorkerPool::Interpret(const Event& ev) {
   if (t.actions & kKillGroup) {
     if (prev != WorkerState::kStopping && e != WorkerEvent::kExited) {
       ++counters.worker_kills;
+      core_.ops().NoteKill(reason);
       LogLine(LogLevel::kInfo, "worker_killed")
           .Kv("session", w.session)
           .Kv("pid", static_cast<int64_t>(w.pid))

@@ -2,6 +2,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstring>
 
 #include "common/log.h"
 #include "common/protocol.h"
@@ -9,6 +10,7 @@
 #include "supervisor/channels/http/core_link.h"
 #include "supervisor/channels/http/frames.h"
 #include "supervisor/channels/http/openai_http.h"
+#include "supervisor/channels/http/page_assets.h"
 #include "supervisor/channels/http/ws_session.h"
 
 namespace laneway::supervisor::http {
@@ -24,13 +26,14 @@ constexpr auto kReadyzTimeout = std::chrono::seconds(2);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
 std::string Serialize(unsigned status, const std::string& content_type, const std::string& body,
-                      bool keep_alive) {
+                      bool keep_alive, const char* extra_headers = "") {
   std::string reason(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
   out += "Server: " + std::string(kGatewayVersion) + "\r\n";
   out += "Content-Type: " + content_type + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += extra_headers;
   out += "\r\n";
   out += body;
   return out;
@@ -44,6 +47,16 @@ std::string ErrorBody(unsigned status, const std::string& type, const std::strin
   e.code = code;
   e.message = message;
   return OpenAiErrorBody(e);
+}
+
+// True when `origin` is empty (not a browser) or names the host the request was
+// sent to ("http://127.0.0.1:18789" against Host "127.0.0.1:18789").
+bool SameOrigin(const std::string& origin, const std::string& host) {
+  if (origin.empty()) return true;
+  for (const char* scheme : {"http://", "https://"}) {
+    if (origin.rfind(scheme, 0) == 0) return !host.empty() && origin.substr(std::strlen(scheme)) == host;
+  }
+  return false;
 }
 
 }  // namespace
@@ -99,6 +112,15 @@ void HttpSession::Route() {
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
   if (beast::websocket::is_upgrade(req)) {
+    // A browser says which page opened the socket: only the gateway's own page (or
+    // a client that sends no Origin, like the CLI) may, so another site open in the
+    // operator's browser cannot drive the gateway.
+    if (!SameOrigin(std::string(req[bhttp::field::origin]), std::string(req[bhttp::field::host]))) {
+      keep_alive_ = false;
+      return Respond(403, kJson,
+                     ErrorBody(403, "invalid_request_error", "forbidden_origin",
+                               "WebSocket from another origin refused"));
+    }
     auto ws = std::make_shared<WsSession>(gw_, std::move(stream_), std::move(slot_));
     closed_ = true;  // the socket now belongs to the WebSocket session
     ws->Run(parser_->release());
@@ -122,6 +144,24 @@ void HttpSession::Route() {
     if (only(bhttp::verb::get)) Readyz();
     return;
   }
+  if (target == "/metrics") {
+    if (!only(bhttp::verb::get)) return;
+    if (!AuthorizeBearer(gw_.creds, std::string(req[bhttp::field::authorization]))) {
+      ++gw_.auth_failures;
+      return Respond(401, kJson,
+                     ErrorBody(401, "invalid_request_error", "invalid_api_key",
+                               "missing or wrong bearer token"));
+    }
+    return Metrics();
+  }
+  if (const PageAsset* asset = FindPageAsset(target)) {
+    if (!only(bhttp::verb::get)) return;
+    // The page itself is public (it holds no secret); what it shows needs the token.
+    if (closed_ || streaming_) return;
+    close_after_write_ = !keep_alive_;
+    return Queue(Serialize(200, asset->content_type, std::string(asset->body), keep_alive_,
+                           kPageHeaders));
+  }
   if (target == "/v1/models" || target == "/v1/chat/completions") {
     if (!AuthorizeBearer(gw_.creds, std::string(req[bhttp::field::authorization]))) {
       ++gw_.auth_failures;
@@ -143,6 +183,25 @@ void HttpSession::Route() {
   }
   Respond(404, kJson,
           ErrorBody(404, "invalid_request_error", "not_found", "no such endpoint: " + target));
+}
+
+void HttpSession::Metrics() {
+  // The handler holds the session: nothing else does while the core renders (the
+  // core answers every request; CoreLink answers a failed send with an error).
+  auto self = shared_from_this();
+  gw_.core->Call(common::NewMessage(common::msg::kMetrics), [self](const common::Value& msg) {
+    const common::Value* data = msg.Find("data");
+    auto text = data ? data->GetStringOr("text", "") : common::Result<std::string>(std::string());
+    auto type = data ? data->GetStringOr("content_type", "text/plain")
+                     : common::Result<std::string>(std::string("text/plain"));
+    if (common::MessageType(msg) != common::msg::kResult || !text.ok() || !type.ok()) {
+      self->Respond(503, kJson,
+                    ErrorBody(503, "server_error", "unavailable", "the core did not answer"));
+    } else {
+      self->Respond(200, *type, *text);
+    }
+    return true;
+  });
 }
 
 void HttpSession::Readyz() {

@@ -5,6 +5,10 @@
 //                               and it is not draining; 503 otherwise (no auth)
 //   GET  /v1/models             (Bearer token)
 //   POST /v1/chat/completions   (Bearer token; openai_http.h)
+//   GET  /metrics               Prometheus text 0.0.4 from the core (Bearer token)
+//   GET  /, /page.css, /page.js the control page (page_assets.h; it logs in over
+//                               the WebSocket with the token)
+// A WebSocket upgrade whose Origin is not this host is refused with 403.
 // Bodies over max_payload get 413; a request not read whole within
 // handshake_timeout is dropped; queued output over max_buffered_bytes cuts the
 // connection. Runs on the channel thread only.
@@ -41,6 +45,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Htt
   void OnRead(const boost::system::error_code& ec);
   void Route();
   void Readyz();
+  void Metrics();
   void Queue(std::string bytes);
   void Write();
   void Close();

@@ -69,6 +69,8 @@ MethodTable::MethodTable(Gateway& gw) : gw_(gw) {
       {"cron.run", &MethodTable::CronMethod},
       {"cron.runs", &MethodTable::CronMethod},
       {"subagents.spawn", &MethodTable::SubagentsSpawn},
+      {"turns.recent", &MethodTable::TurnsRecent},
+      {"laneway.status", &MethodTable::LanewayStatus},
   };
 }
 
@@ -328,6 +330,18 @@ void MethodTable::TurnsGet(const ReqFrame& req, Weak conn) {
                                "turns.get: params.runId or params.turnId is required"));
   }
   Simple(req, conn, std::move(m), [](const Value& data) { return ValueToJson(data); });
+}
+
+
+void MethodTable::TurnsRecent(const ReqFrame& req, Weak conn) {
+  Simple(req, conn, common::NewMessage(common::msg::kRecentTurns), [](const Value& data) {
+    return Json{{"turns", ValueToJson(data)}};
+  });
+}
+
+void MethodTable::LanewayStatus(const ReqFrame& req, Weak conn) {
+  Simple(req, conn, common::NewMessage(common::msg::kStatus),
+         [](const Value& data) { return ValueToJson(data); });
 }
 
 }  // namespace laneway::supervisor::http

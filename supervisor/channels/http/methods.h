@@ -53,6 +53,10 @@ class MethodTable {
   // cron.* (docs/cron.md) and subagents.spawn (docs/subagents.md): methods_cron.cc.
   void CronMethod(const ReqFrame& req, Weak conn);
   void SubagentsSpawn(const ReqFrame& req, Weak conn);
+  // The last outcomes (the control page's "recent turns"), newest first.
+  void TurnsRecent(const ReqFrame& req, Weak conn);
+  // laneway's own status alone (no session list; the control page polls it).
+  void LanewayStatus(const ReqFrame& req, Weak conn);
 
   // One core request whose `result` data becomes the payload through `shape`.
   void Simple(const ReqFrame& req, Weak conn, common::Value core_request, Shape shape);

@@ -197,7 +197,7 @@ const std::vector<std::string>& ServedMethods() {
   static const std::vector<std::string> kMethods = {
       "connect",         "agent",         "agent.wait",   "health",
       "status",          "sessions.list", "workers.list", "workers.kill",
-      "workers.restart", "turns.cancel",  "turns.get"};
+      "workers.restart", "turns.cancel",  "turns.get",    "turns.recent", "laneway.status"};
   return kMethods;
 }
 
