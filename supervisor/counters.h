@@ -34,6 +34,8 @@ struct Counters {
   uint64_t progress_messages = 0;
   uint64_t deliveries_confirmed = 0;
   uint64_t journal_rewrites = 0;
+  uint64_t peers_refused = 0;
+  uint64_t submits_over_bytes = 0;
 };
 
 struct CounterDef {

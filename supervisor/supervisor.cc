@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/peer_auth.h"
 #include "supervisor/worker_pool.h"
 
 namespace laneway::supervisor {
@@ -77,6 +78,7 @@ struct Supervisor::Impl : Transport {
   zmq::socket_t control{ctx, zmq::socket_type::router};
   zmq::socket_t inproc{ctx, zmq::socket_type::router};
   zmq::socket_t workers{ctx, zmq::socket_type::router};
+  std::unique_ptr<PeerAuth> peer_auth;  // the ZAP handler of control and workers
   int sigfd = -1;
   ~Impl() override {
     if (sigfd >= 0) ::close(sigfd);
@@ -162,8 +164,27 @@ Status Supervisor::Start(int* exit_code) {
   // nothing of a killed group is left behind, not even as a zombie.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+  // Peer credentials (peer_auth.h): the ZAP handler is bound before the doors it
+  // guards, so no connection is ever accepted unchecked.
+  auto access = ResolveControlAccess(opt_.config.supervisor, ::geteuid());
+  if (!access.ok()) {
+    *exit_code = kExitConfig;
+    return access.status();
+  }
+  PeerAuth::Options pa;
+  pa.control = std::move(access).value();
+  pa.is_worker_pid = [this](pid_t pid) { return core_ && core_->pool().IsWorkerPid(pid); };
+  pa.on_refused = [this] {
+    if (core_) ++core_->counters().peers_refused;
+  };
+  pa.clock = &clock_;
+  impl_->peer_auth = std::make_unique<PeerAuth>(&impl_->ctx, std::move(pa));
+  if (Status s = impl_->peer_auth->Start(); !s.ok()) return s;
+
   std::string binding;
   try {
+    impl_->control.set(zmq::sockopt::zap_domain, kControlZapDomain);
+    impl_->workers.set(zmq::sockopt::zap_domain, kWorkerZapDomain);
     ConfigureRouter(impl_->control, opt_.config.supervisor.max_message_bytes);
     ConfigureRouter(impl_->inproc, opt_.config.supervisor.max_message_bytes);
     ConfigureRouter(impl_->workers, opt_.config.supervisor.max_message_bytes);
@@ -261,18 +282,22 @@ void Supervisor::PollOnce() {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
     timeout_ms = std::clamp<long>(d, 0, 1000);
   }
+  if (impl_->peer_auth->has_waiting()) timeout_ms = std::min<long>(timeout_ms, 50);
   zmq::pollitem_t items[] = {
       {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0}, {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
       {impl_->control.handle(), 0, ZMQ_POLLIN, 0},   {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
-      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},   {impl_->peer_auth->socket_handle(), 0, ZMQ_POLLIN, 0},
   };
   try {
-    zmq::poll(items, 5, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, 6, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
   if (items[0].revents & ZMQ_POLLIN) core_->OnJournalJobDone();
   if (items[1].revents & ZMQ_POLLIN) HandleSignals();
+  if ((items[5].revents & ZMQ_POLLIN) || impl_->peer_auth->has_waiting()) {
+    impl_->peer_auth->Process();
+  }
 
   for (Door door : {Door::kControl, Door::kInproc, Door::kWorkers}) {
     zmq::socket_t& sock = impl_->Socket(door);
