@@ -24,13 +24,14 @@ constexpr auto kReadyzTimeout = std::chrono::seconds(2);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
 std::string Serialize(unsigned status, const std::string& content_type, const std::string& body,
-                      bool keep_alive) {
+                      bool keep_alive, const std::string& extra_headers = "") {
   std::string reason(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
   out += "Server: " + std::string(kGatewayVersion) + "\r\n";
   out += "Content-Type: " + content_type + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += extra_headers;
   out += "\r\n";
   out += body;
   return out;
@@ -44,6 +45,17 @@ std::string ErrorBody(unsigned status, const std::string& type, const std::strin
   e.code = code;
   e.message = message;
   return OpenAiErrorBody(e);
+}
+
+}  // namespace
+
+namespace {
+
+// The client's IP address (the login limiter's key), or "unknown".
+std::string PeerAddress(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : ep.address().to_string();
 }
 
 }  // namespace
@@ -98,14 +110,33 @@ void HttpSession::OnRead(const boost::system::error_code& ec) {
 void HttpSession::Route() {
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
+  std::string target(req.target());
+  if (size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  const bool needs_auth = beast::websocket::is_upgrade(req) ||
+                          target.rfind("/v1/models", 0) == 0 ||
+                          target.rfind("/v1/chat/completions", 0) == 0;
+  if (needs_auth) {
+    // An address past its failed-login budget is not even heard (login_limiter.h).
+    const std::string peer = PeerAddress(stream_.socket());
+    if (int64_t after = gw_.login_limiter.RetryAfterSeconds(peer, std::chrono::steady_clock::now());
+        after > 0) {
+      ++gw_.logins_rate_limited;
+      gw_.login_limiter.CountRefusal();
+      keep_alive_ = false;
+      close_after_write_ = true;
+      return Queue(Serialize(429, kJson,
+                             ErrorBody(429, "rate_limit_error", "rate_limited",
+                                       "too many failed logins from this address; retry after " +
+                                           std::to_string(after) + " s"),
+                             false, "Retry-After: " + std::to_string(after) + "\r\n"));
+    }
+  }
   if (beast::websocket::is_upgrade(req)) {
     auto ws = std::make_shared<WsSession>(gw_, std::move(stream_), std::move(slot_));
     closed_ = true;  // the socket now belongs to the WebSocket session
     ws->Run(parser_->release());
     return;
   }
-  std::string target(req.target());
-  if (size_t q = target.find('?'); q != std::string::npos) target.resize(q);
   const auto method = req.method();
   auto only = [&](bhttp::verb v) {
     if (method == v) return true;
@@ -125,6 +156,8 @@ void HttpSession::Route() {
   if (target == "/v1/models" || target == "/v1/chat/completions") {
     if (!AuthorizeBearer(gw_.creds, std::string(req[bhttp::field::authorization]))) {
       ++gw_.auth_failures;
+      gw_.login_limiter.RecordFailure(PeerAddress(stream_.socket()),
+                                      std::chrono::steady_clock::now());
       return Respond(401, kJson,
                      ErrorBody(401, "invalid_request_error", "invalid_api_key",
                                "missing or wrong bearer token"));
