@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev        # JSON for the gateway port, OpenAI and Telegram bodies
   python3 python3-websockets  # test-only: the WebSocket client and the HTTP doubles
   curl                      # test-only: a real HTTP client in integration tests
+  clang libfuzzer-14-dev    # sanitizer and fuzzing builds (make sanitize / fuzz)
 )
 
 missing=()
