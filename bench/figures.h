@@ -16,6 +16,9 @@ void RunDurable();     // durable_figures.cc
 void RunJournal();     // durable_figures.cc
 void RunOpenAi();      // openai_figures.cc
 void RunGateway();     // gateway_figures.cc
+void RunScale();       // scale_figures.cc
+void RunSigterm();     // scale_figures.cc
+void RunCycles();      // scale_figures.cc
 
 }  // namespace laneway::bench
 

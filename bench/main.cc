@@ -1,6 +1,7 @@
 // laneway-bench: runs the benchmark figures named on the command line (all when
 // none) and prints their rows for bench/run.sh. See docs/benchmarks.md.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
@@ -24,7 +25,8 @@ constexpr Figure kFigures[] = {
     {"timeout", laneway::bench::RunTimeout}, {"control", laneway::bench::RunControl},
     {"memory", laneway::bench::RunMemory},   {"durable", laneway::bench::RunDurable},
     {"journal", laneway::bench::RunJournal}, {"openai", laneway::bench::RunOpenAi},
-    {"gateway", laneway::bench::RunGateway},
+    {"gateway", laneway::bench::RunGateway}, {"scale", laneway::bench::RunScale},
+    {"sigterm", laneway::bench::RunSigterm}, {"cycles", laneway::bench::RunCycles},
 };
 
 int RunOne(const Figure& f) {
@@ -41,6 +43,11 @@ int RunOne(const Figure& f) {
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
+  // The scale floor holds one connection per spawned program.
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   laneway::bench::InstallCleanupHandler();
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::puts("usage: laneway-bench [FIGURE...]   (default: all)\nfigures:");

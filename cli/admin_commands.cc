@@ -219,8 +219,10 @@ int CmdStatus(int argc, char** argv) {
             << (healthy ? "healthy" : "UNHEALTHY")
             << (s.GetBoolOr("shutting_down", false).value() ? ", shutting down" : "") << "\n";
   std::cout << "workers " << Str(s, "workers") << "/" << Str(s, "max_workers") << " (busy "
-            << Str(s, "busy") << ", idle " << Str(s, "idle") << ", starting " << Str(s, "starting")
-            << ", stopping " << Str(s, "stopping") << "), queued " << Str(s, "queued")
+            << s.GetIntOr("busy", 0).value() + s.GetIntOr("dispatched", 0).value() << ", idle "
+            << Str(s, "idle") << ", starting " << Str(s, "starting") << ", spare "
+            << Str(s, "spare") << ", stopping " << Str(s, "stopping") << "), queued "
+            << Str(s, "queued")
             << ", waiting for a worker " << Str(s, "waiting_for_worker") << ", sessions "
             << Str(s, "sessions") << "\n";
   if (const Value* j = s.Find("journal")) {

@@ -216,6 +216,9 @@ const Field<SC> kSupervisorFields[] = {
     {"drain_timeout", &SC::drain_timeout},
     {"max_message_bytes", &SC::max_message_bytes, 1'024, 64 << 20},
     {"max_turns_in_memory", &SC::max_turns_in_memory, 1, 10'000'000},
+    {"spare_workers", &SC::spare_workers, 0, 10'000},
+    {"spawn_concurrency", &SC::spawn_concurrency, 1, 10'000},
+    {"spawn_rate", &SC::spawn_rate, 0, 1'000'000},
     {"max_queued_bytes_per_session", &SC::max_queued_bytes_per_session, 1'024, 4'000'000'000},
     {"max_queued_bytes_total", &SC::max_queued_bytes_total, 1'024, 4'000'000'000},
 };
@@ -318,6 +321,11 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
            "must be greater than supervisor.heartbeat_interval (got " +
                FormatDuration(s.heartbeat_timeout) + ", interval " +
                FormatDuration(s.heartbeat_interval) + ")");
+  }
+  if (s.spare_workers > s.max_workers) {
+    c.Fail(line_of("spare_workers", "max_workers"), "supervisor.spare_workers",
+           "must be at most supervisor.max_workers (got " + std::to_string(s.spare_workers) +
+               ", max_workers " + std::to_string(s.max_workers) + ")");
   }
   if (s.restart_backoff_max < s.restart_backoff) {
     c.Fail(line_of("restart_backoff_max", "restart_backoff"), "supervisor.restart_backoff_max",

@@ -67,6 +67,12 @@ struct SupervisorConfig {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   uint32_t max_message_bytes = 1 << 20;   // control/worker message size cap (1 KiB..64 MiB)
   uint32_t max_turns_in_memory = 100000;  // total queued turns across all sessions
+  // Workers started ahead of need, bound to a session on its first turn (0 = none).
+  uint32_t spare_workers = 0;
+  // Workers launched that have not said hello yet, at most (the rest wait their turn).
+  uint32_t spawn_concurrency = 32;
+  // Launches per second, at most (0 = bounded by spawn_concurrency alone).
+  uint32_t spawn_rate = 0;
   // Bytes of turn text held for turns not yet finished (queued or running): per
   // session and in total. A submit past either is rejected at once (docs/security.md).
   uint32_t max_queued_bytes_per_session = 16u << 20;

@@ -45,7 +45,7 @@ inline constexpr std::string_view kResult = "result";      // data
 inline constexpr std::string_view kError = "error";        // error, code
 inline constexpr std::string_view kProgress = "progress";  // turn_id, seq, delta
 // worker -> supervisor
-inline constexpr std::string_view kHello = "hello";              // worker_id, session, pid
+inline constexpr std::string_view kHello = "hello";  // worker_id, session | spare: true, pid
 inline constexpr std::string_view kHeartbeat = "heartbeat";      // [turn_id]
 inline constexpr std::string_view kDone = "done";                // turn_id, ok, reply|error, [meta]
 inline constexpr std::string_view kWorkerProgress = "progress";  // turn_id, delta
@@ -53,6 +53,7 @@ inline constexpr std::string_view kWorkerProgress = "progress";  // turn_id, del
 inline constexpr std::string_view kRun = "run";  // turn_id, message
 inline constexpr std::string_view kStop = "stop";
 inline constexpr std::string_view kConfigure = "configure";  // agent (settings map)
+inline constexpr std::string_view kBind = "bind";            // session, agent (to a spare)
 }  // namespace msg
 
 // Terminal and non-terminal states of a turn as the CLI reports them.

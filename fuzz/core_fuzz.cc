@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -28,9 +29,26 @@ using namespace laneway;
 
 constexpr pid_t kFirstFakePid = 4'300'000;  // above pid_max: kill() is ESRCH
 
-class FakeSpawner : public supervisor::Spawner {
+// Launches succeed at once, with pids no process can have.
+class FakeLauncher : public supervisor::Launcher {
  public:
-  common::Result<pid_t> Spawn(const supervisor::SpawnSpec&) override { return next_++; }
+  void Launch(uint64_t worker_id, supervisor::SpawnSpec) override {
+    results_.push_back({worker_id, next_++, ""});
+  }
+  int result_fd() const override { return -1; }
+  std::vector<supervisor::LaunchResult> TakeResults(size_t max) override {
+    std::vector<supervisor::LaunchResult> out;
+    while (!results_.empty() && out.size() < max) {
+      out.push_back(std::move(results_.front()));
+      results_.erase(results_.begin());
+    }
+    return out;
+  }
+  size_t in_flight() const override { return results_.size(); }
+  void SignalGroup(pid_t, int) override {}
+
+ private:
+  std::vector<supervisor::LaunchResult> results_;
   pid_t next_ = kFirstFakePid;
 };
 
@@ -66,14 +84,17 @@ std::string Home() {
 }
 
 void Pass(supervisor::Core& core) {
+  core.OnLaunchResults();
   core.FireTimers();
   core.EndIteration();
+  core.OnLaunchResults();
   for (int i = 0; i < 8 && core.journal_job_pending(); ++i) {
     pollfd p{core.journal_fd(), POLLIN, 0};
     if (::poll(&p, 1, 10000) <= 0) std::abort();  // the job thread hung
     core.OnJournalJobDone();
     core.EndIteration();
   }
+  core.OnLaunchResults();
 }
 
 }  // namespace
@@ -90,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!common::MakeDirs(paths.run_dir, 0700).ok()) std::abort();
 
   common::FakeClock clock;
-  FakeSpawner spawner;
+  FakeLauncher launcher;
   NullTransport transport;
   {
     supervisor::Core::Options o;
@@ -98,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     o.config = config;
     o.worker_binary = "/nonexistent/laneway-worker";
     o.clock = &clock;
-    o.spawner = &spawner;
+    o.launcher = &launcher;
     o.transport = &transport;
     o.journal_sync = false;
     o.supervisor_pid = 1;

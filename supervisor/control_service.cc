@@ -218,7 +218,7 @@ void ControlService::Operate(const Peer& peer, int64_t req, const Value& m) {
   Value r = Value::MakeMap();
   r.Set("session", s->key);
   if (type == common::msg::kCancel) {
-    if (w == nullptr || w->state != WorkerState::kBusy || !w->running) {
+    if (w == nullptr || !HasTurn(w->state) || !w->running) {
       return ReplyError(peer, req, "not_running", "session " + s->key + " has no running turn");
     }
     r.Set("cancelled_turn", w->running->turn_ids.front());
@@ -341,12 +341,13 @@ Value ControlService::StatusView() const {
   const common::Config& cfg = core_.config();
   const TurnLedger& ledger = core_.ledger();
   Value v = Value::MakeMap();
-  int64_t busy = 0, idle = 0, starting = 0, stopping = 0, running = 0;
+  int64_t busy = 0, dispatched = 0, idle = 0, starting = 0, spare = 0, stopping = 0, running = 0;
   Value stuck = Value::MakeArray();
   core_.pool().ForEach([&](const Worker& w) {
     switch (w.state) {
+      case WorkerState::kDispatched:
       case WorkerState::kBusy: {
-        ++busy;
+        ++(w.state == WorkerState::kBusy ? busy : dispatched);
         running += w.running ? static_cast<int64_t>(w.running->turn_ids.size()) : 0;
         int64_t age = MillisBetween(w.turn_started, now);
         if (age >= cfg.supervisor.stuck_after.count() && w.running) {
@@ -363,7 +364,7 @@ Value ControlService::StatusView() const {
         ++idle;
         break;
       case WorkerState::kStarting:
-        ++starting;
+        ++(w.spare_ready ? spare : starting);
         break;
       case WorkerState::kStopping:
         ++stopping;
@@ -389,8 +390,11 @@ Value ControlService::StatusView() const {
   v.Set("config", cfg.source);
   v.Set("workers", static_cast<int64_t>(core_.pool().live()));
   v.Set("busy", busy);
+  v.Set("dispatched", dispatched);
   v.Set("idle", idle);
   v.Set("starting", starting);
+  v.Set("spare", spare);
+  v.Set("launch_queue", static_cast<int64_t>(core_.pool().launch_queue()));
   v.Set("stopping", stopping);
   v.Set("max_workers", cfg.supervisor.max_workers);
   v.Set("queued", queued);
@@ -428,10 +432,11 @@ Value ControlService::WorkersView() const {
     if (w != nullptr) {
       r.Set("worker_id", w->id);
       r.Set("pid", static_cast<int64_t>(w->pid));
-      r.Set("state", WorkerStateName(w->state));
+      // "dispatched": its turn was sent and not yet acknowledged (a moment, normally).
+      r.Set("state", w->spare_ready ? "spare" : WorkerStateName(w->state));
       r.Set("turn_id", w->running ? Value(w->running->turn_ids.front()) : Value());
       r.Set("turn_age_ms",
-            w->state == WorkerState::kBusy ? Value(MillisBetween(w->turn_started, now)) : Value());
+            HasTurn(w->state) ? Value(MillisBetween(w->turn_started, now)) : Value());
       r.Set("uptime_ms", MillisBetween(w->spawned_at, now));
       r.Set("rss_kb", RssKb(w->pid));
     } else {

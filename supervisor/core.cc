@@ -76,14 +76,22 @@ bool Core::journal_job_pending() const { return ledger_->job_pending(); }
 
 void Core::OnJournalJobDone() { ledger_->OnJobDone(); }
 
-void Core::FireTimers() {
+size_t Core::OnLaunchResults(size_t max) { return pool_->OnLaunchResults(max); }
+
+size_t Core::FireTimers(size_t max) {
   const auto now = opt_.clock->Now();
-  while (auto t = timers_.PopDue(now)) {
+  size_t fired = 0;
+  while (fired < max) {
+    auto t = timers_.PopDue(now);
+    if (!t) break;
+    ++fired;
     switch (t->kind) {
       case TimerKind::kRunDeadline:
       case TimerKind::kSilence:
       case TimerKind::kGrace:
       case TimerKind::kIdle:
+      case TimerKind::kExitSettle:
+      case TimerKind::kSpawnPace:
         pool_->OnTimer(*t);
         break;
       case TimerKind::kBackoff:
@@ -99,9 +107,11 @@ void Core::FireTimers() {
         break;
     }
   }
+  return fired;
 }
 
 void Core::EndIteration() {
+  pool_->Pump();
   ledger_->WriteBatch();
   ledger_->Flush();
 }
@@ -110,7 +120,8 @@ void Core::Finish() { ledger_->Finish(); }
 
 void Core::Housekeeping() {
   pool_->Housekeeping();
-  if (opt_.orphan_sweep) opt_.orphan_sweep();
+  // A worker being launched is our child before the pool knows its pid: no sweep then.
+  if (opt_.orphan_sweep && pool_->launches_in_flight() == 0) opt_.orphan_sweep();
   sessions_->Housekeeping();
   ledger_->Housekeeping();
 }

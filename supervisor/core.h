@@ -9,7 +9,7 @@
 // The loop (supervisor.h) owns the sockets and signals, and hands the core what
 // arrives: a control or worker message, a child's exit, a signal, the sync thread's
 // completion, the passing of time. The core answers through a Transport. It reads
-// time only from its Clock and starts workers only through its Spawner, so unit
+// time only from its Clock and starts workers only through its Launcher, so unit
 // tests drive it with a FakeClock, a fake launcher and a recording transport
 // (tests/unit/supervisor/core_test.cc): a ten-minute timeout in microseconds.
 //
@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,7 +34,7 @@
 #include "supervisor/core_types.h"
 #include "supervisor/counters.h"
 #include "supervisor/journal.h"
-#include "supervisor/spawner.h"
+#include "supervisor/launcher.h"
 #include "supervisor/timer_queue.h"
 
 namespace laneway::supervisor {
@@ -73,7 +74,7 @@ class Core {
     std::string config_path;    // "" = built-in default (reload re-reads this)
     std::string worker_binary;  // laneway-worker
     const common::Clock* clock = nullptr;
-    Spawner* spawner = nullptr;
+    Launcher* launcher = nullptr;
     Transport* transport = nullptr;
     JournalWriteHook journal_write_hook;  // tests: fault injection
     JournalSyncHook journal_sync_hook;
@@ -101,9 +102,13 @@ class Core {
   void OnShutdownSignal(const char* name);  // SIGTERM / SIGINT; a second one forces
   void OnReloadSignal();                    // SIGHUP
   void OnJournalJobDone();                  // journal_fd() turned readable
-  void FireTimers();
-  // End of a loop iteration: write the batch, hand it to the sync thread, send
-  // what may go.
+  // The launcher's result_fd() turned readable: takes up to `max` results and
+  // returns how many it took.
+  size_t OnLaunchResults(size_t max = SIZE_MAX);
+  // Fires up to `max` due timers; returns how many fired.
+  size_t FireTimers(size_t max = SIZE_MAX);
+  // End of a loop iteration: start the launches that may go, write the batch, hand
+  // it to the sync thread, send what may go.
   void EndIteration();
   // After the loop: commit everything here and now, tell the waiting clients.
   void Finish();

@@ -17,6 +17,7 @@
 #include "common/value.h"
 #include "supervisor/restart_policy.h"
 #include "supervisor/scheduler.h"
+#include "supervisor/timer_queue.h"
 #include "supervisor/worker_fsm.h"
 
 namespace laneway::supervisor {
@@ -70,22 +71,29 @@ struct Turn {
 
 struct Worker {
   uint64_t id = 0;  // routing id "w<id>"
-  std::string session;
-  pid_t pid = 0;
+  std::string session;  // "" for a spare worker not bound to a session yet
+  pid_t pid = 0;        // 0 until the launcher reports it
   WorkerState state = WorkerState::kStarting;
+  bool launch_asked = false;  // handed to the launcher (else still waiting for a launch slot)
+  bool spare = false;         // started ahead for whichever session needs one first
+  bool spare_ready = false;   // a spare that connected and waits to be bound
+  bool awaiting_hello = false;  // launched and not yet connected (spawn_concurrency)
   common::SteadyTime spawned_at{};
   common::SteadyTime last_seen{};
   common::SteadyTime idle_since{};
   common::SteadyTime turn_started{};
   std::optional<Batch> running;
-  // At most one pending run-deadline and one idle timer per worker, so the timer
-  // heap stays O(workers) however many turns flow; a timer that fires early (it was
-  // armed for an earlier turn or idle spell) re-arms itself for the current one.
-  bool run_timer_armed = false;
-  bool idle_timer_armed = false;
-  uint64_t stop_seq = 0;        // token of the kill_grace timer of the current stop
-  bool fault = false;           // its death counts toward the restart policy
-  bool stuck_reported = false;  // session_stuck logged for the running turn
+  // Its pending timers (0: none), cancelled when it is released: the timer queue
+  // holds a few entries per live worker, however many came and went.
+  TimerHandle run_timer = 0;
+  TimerHandle silence_timer = 0;  // hello deadline; liveness while a turn runs
+  TimerHandle grace_timer = 0;
+  TimerHandle idle_timer = 0;
+  TimerHandle settle_timer = 0;  // its exit, decided once its last messages are read
+  int exit_status = 0;           // with settle_timer
+  uint64_t stop_seq = 0;         // token of the kill_grace timer of the current stop
+  bool fault = false;            // its death counts toward the restart policy
+  bool stuck_reported = false;   // session_stuck logged for the running turn
   std::string stop_reason;
 };
 

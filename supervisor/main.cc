@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/paths.h"
-#include "supervisor/spawner.h"
+#include "supervisor/local_launcher.h"
 #include "supervisor/supervisor.h"
 
 namespace {

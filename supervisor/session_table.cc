@@ -146,7 +146,7 @@ void SessionTable::Schedule(Session& s) {
     return;
   }
   if (s.in_backoff || core_.shutting_down()) return;
-  if (core_.pool().live() < core_.config().supervisor.max_workers && admission_.size() == 0) {
+  if (core_.pool().HasRoom() && admission_.size() == 0) {
     s.want_worker = false;
     core_.pool().Spawn(s);
   } else {
@@ -157,7 +157,7 @@ void SessionTable::Schedule(Session& s) {
 }
 
 void SessionTable::AdmitWaiting() {
-  while (core_.pool().live() < core_.config().supervisor.max_workers && admission_.size() > 0 &&
+  while (core_.pool().HasRoom() && admission_.size() > 0 &&
          !core_.shutting_down()) {
     auto key = admission_.Next();
     if (!key) break;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,8 +28,13 @@ using common::Status;
 
 namespace {
 
-// Bounded reads per socket per pass: no socket starves another, or the timers.
-constexpr int kMaxMessagesPerSocketPerIteration = 512;
+// Bounded work per pass, so that no socket, timer burst, reaping or launch burst
+// starves another, and a pass stays short: signals (SIGTERM) are read at the start
+// of every pass. Work left over makes the next poll return at once.
+constexpr int kMaxMessagesPerSocketPerIteration = 256;
+constexpr size_t kMaxTimersPerIteration = 512;
+constexpr int kMaxReapsPerIteration = 256;
+constexpr size_t kMaxLaunchResultsPerIteration = 256;
 
 void ConfigureRouter(zmq::socket_t& s, uint32_t max_message_bytes) {
   s.set(zmq::sockopt::router_mandatory, 1);
@@ -125,6 +131,7 @@ Supervisor::Supervisor(Options options)
 Supervisor::~Supervisor() {
   StopChannels();
   core_.reset();  // joins the core's job threads before the sockets go
+  launcher_.reset();
 }
 
 Status Supervisor::Start(int* exit_code) {
@@ -157,6 +164,13 @@ Status Supervisor::Start(int* exit_code) {
   if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Status::FromErrno("sigprocmask", errno);
   impl_->sigfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (impl_->sigfd < 0) return Status::FromErrno("signalfd", errno);
+  // One descriptor per worker connection: take every descriptor the hard limit
+  // allows (systemd and login shells start us with a soft limit of 1024).
+  if (rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not a death
   // Orphaned descendants of a killed worker (an agent command's children) are
@@ -200,13 +214,17 @@ Status Supervisor::Start(int* exit_code) {
   ::chmod(p.control_socket.c_str(), 0600);
   ::chmod(p.worker_socket.c_str(), 0600);
 
+  auto launcher = LocalLauncher::Start();
+  if (!launcher.ok()) return launcher.status();
+  launcher_ = std::move(launcher).value();
+
   Core::Options co;
   co.paths = opt_.paths;
   co.config = opt_.config;
   co.config_path = opt_.config_path;
   co.worker_binary = opt_.worker_binary;
   co.clock = &clock_;
-  co.spawner = &spawner_;
+  co.launcher = launcher_.get();
   co.transport = impl_.get();
   co.supervisor_pid = ::getpid();
   // The supervisor is a child subreaper: every process re-parented to it that is not
@@ -282,22 +300,25 @@ void Supervisor::PollOnce() {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
     timeout_ms = std::clamp<long>(d, 0, 1000);
   }
+  if (reap_more_) timeout_ms = 0;
   if (impl_->peer_auth->has_waiting()) timeout_ms = std::min<long>(timeout_ms, 50);
   zmq::pollitem_t items[] = {
-      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0}, {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
-      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},   {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
-      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},   {impl_->peer_auth->socket_handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0},
+      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, launcher_->result_fd(), ZMQ_POLLIN, 0},
+      {impl_->peer_auth->socket_handle(), 0, ZMQ_POLLIN, 0},
   };
   try {
-    zmq::poll(items, 6, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, 7, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
-  if (items[0].revents & ZMQ_POLLIN) core_->OnJournalJobDone();
   if (items[1].revents & ZMQ_POLLIN) HandleSignals();
-  if ((items[5].revents & ZMQ_POLLIN) || impl_->peer_auth->has_waiting()) {
-    impl_->peer_auth->Process();
-  }
+  if (reap_more_) Reap();
+  if (items[0].revents & ZMQ_POLLIN) core_->OnJournalJobDone();
 
   for (Door door : {Door::kControl, Door::kInproc, Door::kWorkers}) {
     zmq::socket_t& sock = impl_->Socket(door);
@@ -330,7 +351,12 @@ void Supervisor::PollOnce() {
       }
     }
   }
-  core_->FireTimers();
+  if (items[5].revents & ZMQ_POLLIN) core_->OnLaunchResults(kMaxLaunchResultsPerIteration);
+  // After the launch results: a worker's pid is known before its connection is judged.
+  if ((items[6].revents & ZMQ_POLLIN) || impl_->peer_auth->has_waiting()) {
+    impl_->peer_auth->Process();
+  }
+  core_->FireTimers(kMaxTimersPerIteration);
   core_->EndIteration();
 }
 
@@ -355,14 +381,20 @@ void Supervisor::HandleSignals() {
         break;
     }
   }
-  // SIGCHLD coalesces: reap until nothing is left, whatever the count said.
-  if (!child) return;
-  for (;;) {
+  if (child) Reap();
+}
+
+void Supervisor::Reap() {
+  // SIGCHLD coalesces: reap until nothing is left, whatever the count said; but at
+  // most a batch per pass (reap_more_ brings the next pass at once).
+  reap_more_ = false;
+  for (int i = 0; i < kMaxReapsPerIteration; ++i) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
+    if (pid <= 0) return;
     core_->OnChildExit(pid, status);
   }
+  reap_more_ = true;
 }
 
 }  // namespace laneway::supervisor

@@ -21,7 +21,7 @@
 #include "common/paths.h"
 #include "common/status.h"
 #include "supervisor/channels/channel.h"
-#include "supervisor/spawner.h"
+#include "supervisor/local_launcher.h"
 
 namespace laneway::supervisor {
 
@@ -65,11 +65,13 @@ class Supervisor {
 
   void PollOnce();
   void HandleSignals();
+  void Reap();
+  bool reap_more_ = false;  // more exited children than one pass reaps
   void StopChannels();
 
   Options opt_;
   common::SystemClock clock_;
-  ProcessSpawner spawner_;
+  std::unique_ptr<LocalLauncher> launcher_;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<common::FileLock> instance_lock_;
   std::unique_ptr<Core> core_;

@@ -17,6 +17,11 @@ constexpr Transition Stay(S s) { return {s, kNone}; }
 //   drain kills do not.
 // - kExited always sweeps the group with SIGKILL: the worker is gone, so its grace
 //   is over, and a grandchild that ignored SIGTERM must not outlive it.
+// - Dispatched -> Busy on the worker's first message after the run: only a turn
+//   that a live worker acknowledged can fail by its death or silence; one sent to a
+//   worker that was already dead (or stopped) is requeued. The pool waits a moment
+//   (kExitSettle) before acting on the exit of a Dispatched worker, so that an
+//   acknowledgement it sent before dying is read first.
 // - Messages that arrive while Stopping are from a worker we already gave up on:
 //   they are stale and dropped, never delivered as an answer.
 Transition NextTransition(WorkerState state, WorkerEvent event) {
@@ -58,7 +63,7 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
         case E::kHello:
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
         case E::kDispatch:
-          return {S::kBusy, kSendRun | kTouch};
+          return {S::kDispatched, kSendRun | kTouch};
         case E::kDone:
         case E::kProtocolError:
           return {S::kStopping, kKillGroup | kCountFault, TurnStatus::kPending, "protocol_error"};
@@ -83,6 +88,44 @@ Transition NextTransition(WorkerState state, WorkerEvent event) {
         case E::kExited:
           return {S::kGone, kKillGroup | kCountFault | kRelease, TurnStatus::kPending,
                   "exited while idle"};
+      }
+      break;
+    case S::kDispatched:
+      switch (event) {
+        case E::kHello:
+        case E::kProtocolError:
+          return {S::kStopping, kKillGroup | kEndTurn | kCountFault, TurnStatus::kFailed,
+                  "protocol_error"};
+        case E::kDispatch:
+          return Stay(S::kDispatched);
+        case E::kDone:
+          return {S::kIdle, kEndTurn | kDispatchNext | kTouch};
+        case E::kHeartbeat:
+          return {S::kBusy, kTouch};  // the acknowledgement
+        case E::kProgress:
+          return {S::kBusy, kForwardProgress | kTouch};
+        case E::kRunTimeout:
+          return {S::kStopping, kTermGroup | kEndTurn | kCountFault, TurnStatus::kTimedOut,
+                  "run_timeout"};
+        case E::kSilent:
+          // Nothing came back: the turn never reached a live worker (a stopped or
+          // hung process). It has not run; the next worker gets it.
+          return {S::kStopping, kTermGroup | kRequeueTurn | kCountFault, TurnStatus::kPending,
+                  "unresponsive"};
+        case E::kGraceExpired:
+        case E::kIdleTimeout:
+          return Stay(S::kDispatched);
+        case E::kOperatorKill:
+          return {S::kStopping, kTermGroup | kEndTurn, TurnStatus::kCancelled, "operator"};
+        case E::kCancel:
+          return {S::kStopping, kTermGroup | kEndTurn, TurnStatus::kCancelled, "cancelled"};
+        case E::kDrainKill:
+          return {S::kStopping, kTermGroup | kRequeueTurn, TurnStatus::kPending, "shutdown"};
+        case E::kExited:
+          // Died before it took the turn (killed while idle, say): the turn has not
+          // run and goes back to the head of its queue.
+          return {S::kGone, kKillGroup | kRequeueTurn | kCountFault | kRelease,
+                  TurnStatus::kPending, "exited before its turn reached it"};
       }
       break;
     case S::kBusy:
@@ -175,6 +218,8 @@ const char* WorkerStateName(WorkerState s) {
       return "starting";
     case S::kIdle:
       return "idle";
+    case S::kDispatched:
+      return "dispatched";
     case S::kBusy:
       return "busy";
     case S::kStopping:

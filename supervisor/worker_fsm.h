@@ -13,19 +13,21 @@
 namespace laneway::supervisor {
 
 enum class WorkerState {
-  kStarting,  // spawned, has not said hello yet
-  kIdle,      // connected, no turn
-  kBusy,      // running one turn
-  kStopping,  // told to stop or signalled; waiting to reap it
-  kGone,      // reaped; the record is removed
+  kStarting,    // spawned, has not said hello yet
+  kIdle,        // connected, no turn
+  kDispatched,  // a turn was sent; the worker has not yet said it has it
+  kBusy,        // running one turn (it acknowledged the run)
+  kStopping,    // told to stop or signalled; waiting to reap it
+  kGone,        // reaped; the record is removed
 };
-inline constexpr int kWorkerStateCount = 5;
+inline constexpr int kWorkerStateCount = 6;
 
 enum class WorkerEvent {
   kHello,          // worker connected and holds its session lock
   kDispatch,       // the session has a turn for this worker
   kDone,           // worker reported the outcome of its current turn
-  kHeartbeat,      // worker is alive
+  kHeartbeat,      // worker is alive (sent only while it runs a turn; the first one
+                   // after a run acknowledges it)
   kProtocolError,  // garbage, unknown type, or a result for a turn it was not given
   kRunTimeout,     // the running turn passed run_timeout
   kSilent,         // no message for heartbeat_timeout (hung, stopped)
@@ -63,6 +65,9 @@ struct Transition {
   common::TurnStatus turn_status = common::TurnStatus::kPending;  // with kEndTurn
   const char* reason = "";  // with kEndTurn (error text) and for kill logs
 };
+
+// Whether a worker in `s` has a turn (sent and maybe not yet acknowledged).
+inline bool HasTurn(WorkerState s) { return s == WorkerState::kDispatched || s == WorkerState::kBusy; }
 
 // The table. Every (state, event) pair has a defined result.
 Transition NextTransition(WorkerState state, WorkerEvent event);

@@ -10,6 +10,7 @@
 #include "common/agent_settings.h"
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/launcher.h"
 #include "supervisor/session_table.h"
 #include "supervisor/turn_ledger.h"
 
@@ -44,6 +45,10 @@ std::string DescribeExit(int status) {
   return "status " + std::to_string(status);
 }
 
+// How long the exit of a worker that had a turn sent but not acknowledged waits, so
+// that a message it sent before dying is read first and decides (docs/protocol.md).
+constexpr std::chrono::milliseconds kExitSettle{20};
+
 }  // namespace
 
 WorkerPool::WorkerPool(Core& core) : core_(core) {}
@@ -60,7 +65,7 @@ const Worker* WorkerPool::Find(uint64_t id) const {
 
 bool WorkerPool::IsBusy(uint64_t id) const {
   const Worker* w = Find(id);
-  return w && w->state == WorkerState::kBusy;
+  return w && HasTurn(w->state);
 }
 
 bool WorkerPool::IsIdle(uint64_t id) const {
@@ -89,12 +94,24 @@ void WorkerPool::OnMessage(const std::string& peer, const void* data, size_t siz
   const std::string& type = common::MessageType(*m);
   const Worker& w = *Find(id);
   if (type == common::msg::kHello) {
+    if (w.spare && w.session.empty() && w.state == WorkerState::kStarting && !w.spare_ready &&
+        m->GetBoolOr("spare", false).value()) {
+      return OnSpareHello(*FindMutable(id));
+    }
     auto session = m->GetString("session");
     if (!session.ok() || *session != w.session) {
       return Apply(id, WorkerEvent::kProtocolError, "hello for the wrong session");
     }
     Apply(id, WorkerEvent::kHello);
   } else if (type == common::msg::kHeartbeat) {
+    // Sent only while a turn runs, with its id: one for an earlier turn acknowledges
+    // nothing.
+    const int64_t turn = m->GetIntOr("turn_id", 0).value();
+    if (w.state == WorkerState::kDispatched && w.running && turn != 0 &&
+        turn != static_cast<int64_t>(w.running->turn_ids.front())) {
+      ++core_.counters().stale_worker_messages;
+      return;
+    }
     Apply(id, WorkerEvent::kHeartbeat);
   } else if (type == common::msg::kWorkerProgress || type == common::msg::kDone) {
     const bool done = type == common::msg::kDone;
@@ -214,7 +231,7 @@ void WorkerPool::Interpret(const Event& ev) {
   if (t.actions & (kTermGroup | kSendStop)) {
     w.stop_reason = reason;
     ++w.stop_seq;
-    core_.timers().Arm({now + kill_grace, TimerKind::kGrace, w.id, w.stop_seq});
+    ArmTimer(w, w.grace_timer, TimerKind::kGrace, now + kill_grace, w.stop_seq);
   }
   if (t.actions & kTermGroup) {
     ++counters.worker_kills;
@@ -239,9 +256,21 @@ void WorkerPool::Interpret(const Event& ev) {
     SignalGroup(w, SIGKILL);
   }
   if (t.actions & kSendRun) SendRun(w, s);
+  if (prev == WorkerState::kStarting && w.state != WorkerState::kStarting && w.awaiting_hello) {
+    w.awaiting_hello = false;
+    --hello_pending_;
+  }
   if (w.state == WorkerState::kIdle && prev != WorkerState::kIdle) {
     w.idle_since = now;
-    ArmTimer(w, TimerKind::kIdle, now + core_.config().supervisor.idle_timeout);
+    CancelTimer(w.silence_timer);  // an idle worker sends nothing, and need not
+    CancelTimer(w.run_timer);
+    ArmTimer(w, w.idle_timer, TimerKind::kIdle, now + core_.config().supervisor.idle_timeout);
+  }
+  if (w.state == WorkerState::kStopping && prev != WorkerState::kStopping) {
+    CancelTimer(w.silence_timer);
+    CancelTimer(w.run_timer);
+    CancelTimer(w.idle_timer);
+    if (!w.launch_asked) DropUnlaunched(w);
   }
   if (prev == WorkerState::kStarting && w.state == WorkerState::kIdle) {
     LogLine(LogLevel::kDebug, "worker_ready")
@@ -259,8 +288,20 @@ void WorkerPool::Interpret(const Event& ev) {
         .Kv("status", ev.detail)
         .Kv("reason", w.stop_reason.empty() ? t.reason : w.stop_reason.c_str())
         .Kv("fault", fault ? "yes" : "no");
+    CancelAllTimers(w);
+    if (w.awaiting_hello) --hello_pending_;
+    if (w.spare) {
+      --spares_;
+      for (auto it = ready_spares_.begin(); it != ready_spares_.end(); ++it) {
+        if (*it == w.id) {
+          ready_spares_.erase(it);
+          break;
+        }
+      }
+    }
+    if (w.pid > 0) by_pid_.erase(w.pid);
     workers_.erase(w.id);  // `w` dangles from here on
-    core_.sessions().OnWorkerGone(key, fault);
+    if (!key.empty()) core_.sessions().OnWorkerGone(key, fault);
     core_.sessions().AdmitWaiting();
     core_.CheckShutdownDone();
   }
@@ -301,8 +342,11 @@ void WorkerPool::SendRun(Worker& w, Session* s) {
   Send(w, run);
   const auto now = core_.clock().Now();
   w.turn_started = now;
+  w.last_seen = now;
   const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
-  if (agent) ArmTimer(w, TimerKind::kRunDeadline, now + agent->run_timeout);
+  if (agent) ArmTimer(w, w.run_timer, TimerKind::kRunDeadline, now + agent->run_timeout);
+  ArmTimer(w, w.silence_timer, TimerKind::kSilence,
+           now + core_.config().supervisor.heartbeat_timeout);
 }
 
 void WorkerPool::DispatchNext(Worker& w) {
@@ -338,122 +382,292 @@ void WorkerPool::StopIdle(size_t n) {
 void WorkerPool::Drain(bool busy_too) {
   std::vector<uint64_t> ids;
   for (const auto& [id, w] : workers_) {
-    const bool quiet = w.state == WorkerState::kIdle || w.state == WorkerState::kStarting;
+    const bool quiet = w.state == WorkerState::kIdle || w.state == WorkerState::kStarting;  // spares too
     if (quiet || (busy_too && w.state != WorkerState::kStopping)) ids.push_back(id);
   }
   for (uint64_t id : ids) Apply(id, WorkerEvent::kDrainKill, busy_too ? "drain_timeout" : "");
 }
 
+Worker& WorkerPool::NewRecord(const std::string& session, bool spare) {
+  const auto now = core_.clock().Now();
+  Worker w;
+  w.id = next_id_++;
+  w.session = session;
+  w.spare = spare;
+  w.spawned_at = now;
+  w.last_seen = now;
+  return workers_.emplace(w.id, std::move(w)).first->second;
+}
+
+bool WorkerPool::HasRoom() const {
+  const size_t max = core_.config().supervisor.max_workers;
+  const size_t bound = workers_.size() - spares_;
+  return bound < max && (!ready_spares_.empty() || workers_.size() < max);
+}
+
 bool WorkerPool::Spawn(Session& s) {
   const common::AgentConfig* agent = core_.sessions().AgentOf(s);
   if (agent == nullptr) return false;
+  if (!ready_spares_.empty()) {
+    Worker& w = *FindMutable(ready_spares_.front());
+    ready_spares_.pop_front();
+    --spares_;
+    w.spare = false;
+    w.spare_ready = false;
+    w.session = s.key;
+    s.worker_id = w.id;
+    const auto now = core_.clock().Now();
+    w.last_seen = now;
+    Value bind = common::NewMessage(common::msg::kBind);
+    bind.Set("session", s.key);
+    bind.Set("agent", s.agent);
+    Send(w, bind);
+    // It says hello for its session once it holds the session's lock.
+    ArmTimer(w, w.silence_timer, TimerKind::kSilence,
+             now + core_.config().supervisor.heartbeat_timeout);
+    LogLine(LogLevel::kDebug, "spare_bound")
+        .Kv("session", s.key)
+        .Kv("pid", static_cast<int64_t>(w.pid))
+        .Kv("worker", w.id);
+    return true;
+  }
+  Worker& w = NewRecord(s.key, false);
+  s.worker_id = w.id;
+  launch_queue_.push_back(w.id);
+  Pump();
+  return true;
+}
+
+SpawnSpec WorkerPool::SpecFor(const Worker& w, const std::string& agent) const {
   const Core::Options& o = core_.options();
   const auto& sc = core_.config().supervisor;
-  const uint64_t id = next_id_++;
   // Identity and transport on the command line; the agent's settings follow in
   // `configure` once the worker says hello.
   SpawnSpec spec;
   spec.program = o.worker_binary;
-  spec.args = {"--endpoint",
-               o.paths.worker_endpoint(),
-               "--worker-id",
-               std::to_string(id),
-               "--session",
-               s.key,
-               "--agent",
-               s.agent,
-               "--heartbeat-ms",
-               std::to_string(sc.heartbeat_interval.count()),
-               "--lock-wait-ms",
-               std::to_string(sc.heartbeat_timeout.count() / 2),
-               "--supervisor-pid",
-               std::to_string(o.supervisor_pid),
-               "--max-message-bytes",
-               std::to_string(sc.max_message_bytes)};
-  spec.extra_env = {{"LANEWAY_HOME", o.paths.home}};
-  auto pid = o.spawner->Spawn(spec);
-  const auto now = core_.clock().Now();
-  if (!pid.ok()) {
-    ++core_.counters().worker_spawn_failures;
-    LogLine(LogLevel::kError, "worker_spawn_failed")
-        .Kv("session", s.key)
-        .Kv("error", pid.status().message());
-    core_.sessions().OnSpawnFailed(s, pid.status().message());
-    return false;
+  spec.args = {"--endpoint", o.paths.worker_endpoint(), "--worker-id", std::to_string(w.id)};
+  if (w.spare) {
+    spec.args.insert(spec.args.end(), {"--spare", "1"});
+  } else {
+    spec.args.insert(spec.args.end(), {"--session", w.session, "--agent", agent});
   }
-  Worker w;
-  w.id = id;
-  w.session = s.key;
-  w.pid = *pid;
-  w.spawned_at = now;
-  w.last_seen = now;
-  workers_.emplace(id, std::move(w));
-  by_pid_[*pid] = id;
-  s.worker_id = id;
-  ++core_.counters().worker_spawns;
-  core_.timers().Arm({now + sc.heartbeat_timeout, TimerKind::kSilence, id});
-  LogLine(LogLevel::kDebug, "worker_started")
-      .Kv("session", s.key)
-      .Kv("pid", static_cast<int64_t>(*pid))
-      .Kv("worker", id);
-  return true;
+  spec.args.insert(spec.args.end(),
+                   {"--heartbeat-ms", std::to_string(sc.heartbeat_interval.count()),
+                    "--lock-wait-ms", std::to_string(sc.heartbeat_timeout.count() / 2),
+                    "--supervisor-pid", std::to_string(o.supervisor_pid), "--max-message-bytes",
+                    std::to_string(sc.max_message_bytes)});
+  spec.extra_env = {{"LANEWAY_HOME", o.paths.home}};
+  return spec;
+}
+
+void WorkerPool::LaunchNow(Worker& w) {
+  std::string agent;
+  if (!w.spare) {
+    const Session* s = core_.sessions().Find(w.session);
+    agent = s ? s->agent : "";
+  }
+  w.launch_asked = true;
+  w.awaiting_hello = true;
+  ++hello_pending_;
+  core_.options().launcher->Launch(w.id, SpecFor(w, agent));
+}
+
+void WorkerPool::AddSpares() {
+  const auto& sc = core_.config().supervisor;
+  if (core_.shutting_down() || sc.spare_workers == 0) return;
+  if (core_.clock().Now() < spare_retry_at_) return;
+  while (spares_ < sc.spare_workers && workers_.size() < sc.max_workers) {
+    Worker& w = NewRecord("", true);
+    ++spares_;
+    spare_launch_queue_.push_back(w.id);
+  }
+}
+
+void WorkerPool::Pump() {
+  AddSpares();
+  const auto& sc = core_.config().supervisor;
+  const auto now = core_.clock().Now();
+  while (hello_pending_ < sc.spawn_concurrency &&
+         (!launch_queue_.empty() || !spare_launch_queue_.empty())) {
+    std::deque<uint64_t>& q = launch_queue_.empty() ? spare_launch_queue_ : launch_queue_;
+    Worker* w = FindMutable(q.front());
+    if (w == nullptr || w->launch_asked || w->state != WorkerState::kStarting) {
+      q.pop_front();  // released while it waited
+      continue;
+    }
+    if (sc.spawn_rate > 0) {
+      if (now < next_launch_at_) {
+        if (!pace_timer_armed_) {
+          pace_timer_armed_ = true;
+          core_.timers().Arm({next_launch_at_, TimerKind::kSpawnPace});
+        }
+        return;
+      }
+      const auto gap = std::chrono::duration_cast<common::SteadyTime::duration>(
+          std::chrono::duration<double>(1.0 / sc.spawn_rate));
+      next_launch_at_ = std::max(now, next_launch_at_) + gap;
+    }
+    q.pop_front();
+    LaunchNow(*w);
+  }
+}
+
+size_t WorkerPool::OnLaunchResults(size_t max) {
+  std::vector<LaunchResult> results = core_.options().launcher->TakeResults(max);
+  const auto now = core_.clock().Now();
+  for (LaunchResult& r : results) {
+    Worker* w = FindMutable(r.worker_id);
+    if (w == nullptr) {
+      // Its record went while it was being started: the process must not live.
+      if (r.pid > 0) core_.options().launcher->SignalGroup(r.pid, SIGKILL);
+      continue;
+    }
+    if (r.pid <= 0) {
+      ++core_.counters().worker_spawn_failures;
+      LogLine(LogLevel::kError, "worker_spawn_failed")
+          .Kv("session", w->session)
+          .Kv("error", r.error);
+      const std::string key = w->session;
+      const bool spare = w->spare;
+      if (w->awaiting_hello) --hello_pending_;
+      if (spare) {
+        --spares_;
+        spare_retry_at_ = now + std::chrono::seconds(1);  // no hot loop of failing spares
+      }
+      CancelAllTimers(*w);
+      workers_.erase(r.worker_id);
+      if (Session* s = key.empty() ? nullptr : core_.sessions().Find(key)) {
+        s->worker_id = 0;
+        core_.sessions().OnSpawnFailed(*s, r.error);
+      }
+      core_.CheckShutdownDone();
+      continue;
+    }
+    w->pid = r.pid;
+    by_pid_[r.pid] = w->id;
+    ++core_.counters().worker_spawns;
+    LogLine(LogLevel::kDebug, "worker_started")
+        .Kv("session", w->session)
+        .Kv("pid", static_cast<int64_t>(r.pid))
+        .Kv("worker", w->id)
+        .Kv("spare", w->spare ? "yes" : "no");
+    if (w->state == WorkerState::kStopping) {
+      // Asked to stop before it had a process.
+      core_.options().launcher->SignalGroup(r.pid, SIGKILL);
+    } else if (w->state == WorkerState::kStarting && !w->spare_ready) {
+      // The hello deadline (its hello may already have been read: the launcher's
+      // result and the worker's socket are different descriptors).
+      w->last_seen = now;
+      ArmTimer(*w, w->silence_timer, TimerKind::kSilence,
+               now + core_.config().supervisor.heartbeat_timeout);
+    }
+    if (auto e = early_exits_.find(r.pid); e != early_exits_.end()) {
+      const int status = e->second;
+      early_exits_.erase(e);
+      OnExit(r.pid, status);
+    }
+  }
+  if (core_.options().launcher->in_flight() == 0) early_exits_.clear();
+  return results.size();
+}
+
+size_t WorkerPool::launches_in_flight() const { return core_.options().launcher->in_flight(); }
+
+void WorkerPool::OnSpareHello(Worker& w) {
+  w.spare_ready = true;
+  if (w.awaiting_hello) {
+    w.awaiting_hello = false;
+    --hello_pending_;
+  }
+  CancelTimer(w.silence_timer);  // a waiting spare sends nothing
+  w.last_seen = core_.clock().Now();
+  ready_spares_.push_back(w.id);
+  LogLine(LogLevel::kDebug, "spare_ready").Kv("pid", static_cast<int64_t>(w.pid)).Kv("worker", w.id);
+  core_.sessions().AdmitWaiting();
+}
+
+void WorkerPool::DropUnlaunched(Worker& w) {
+  // No process was ever asked for: its exit is now.
+  Apply(w.id, WorkerEvent::kExited, "never started");
 }
 
 void WorkerPool::OnExit(pid_t pid, int status) {
   auto it = by_pid_.find(pid);
-  if (it == by_pid_.end()) return;
+  if (it == by_pid_.end()) {
+    // A worker that died before its launch result was taken, or an orphan.
+    if (launches_in_flight() > 0 && early_exits_.size() < 100000) early_exits_[pid] = status;
+    return;
+  }
   const uint64_t id = it->second;
   by_pid_.erase(it);
+  Worker* w = FindMutable(id);
+  if (w != nullptr && w->state == WorkerState::kDispatched) {
+    // Whether it took its turn before dying decides between requeue and failure:
+    // read what it sent first.
+    w->exit_status = status;
+    CancelTimer(w->silence_timer);
+    ArmTimer(*w, w->settle_timer, TimerKind::kExitSettle, core_.clock().Now() + kExitSettle);
+    return;
+  }
   Apply(id, WorkerEvent::kExited, DescribeExit(status));
 }
 
 void WorkerPool::OnTimer(const Timer& t) {
+  if (t.kind == TimerKind::kSpawnPace) {
+    pace_timer_armed_ = false;
+    return Pump();
+  }
   Worker* w = FindMutable(t.target);
   if (w == nullptr) return;
   const auto now = core_.clock().Now();
   switch (t.kind) {
     case TimerKind::kRunDeadline: {
-      // One pending run timer per worker: if it was armed for an earlier turn, move
-      // it to the deadline of the turn running now.
-      w->run_timer_armed = false;
+      w->run_timer = 0;
       const Session* s = core_.sessions().Find(w->session);
       const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
-      if (w->state != WorkerState::kBusy || !agent) break;
+      if (!HasTurn(w->state) || !agent) break;
       const auto deadline = w->turn_started + agent->run_timeout;
       if (now >= deadline) {
         Apply(w->id, WorkerEvent::kRunTimeout);
       } else {
-        ArmTimer(*w, TimerKind::kRunDeadline, deadline);
+        ArmTimer(*w, w->run_timer, TimerKind::kRunDeadline, deadline);
       }
       break;
     }
     case TimerKind::kSilence: {
-      if (w->state == WorkerState::kStopping) break;
+      w->silence_timer = 0;
+      if (w->state == WorkerState::kStopping || w->state == WorkerState::kIdle) break;
+      if (w->settle_timer != 0 || w->spare_ready) break;
       const auto limit = core_.config().supervisor.heartbeat_timeout;
       if (now - w->last_seen >= limit) {
         Apply(w->id, WorkerEvent::kSilent,
               "no message for " + std::to_string(limit.count()) + "ms");
       } else {
-        core_.timers().Arm({w->last_seen + limit, TimerKind::kSilence, w->id});
+        ArmTimer(*w, w->silence_timer, TimerKind::kSilence, w->last_seen + limit);
       }
       break;
     }
     case TimerKind::kGrace:
+      w->grace_timer = 0;
       if (w->state == WorkerState::kStopping && w->stop_seq == t.token) {
         Apply(w->id, WorkerEvent::kGraceExpired);
       }
       break;
     case TimerKind::kIdle: {
-      w->idle_timer_armed = false;
+      w->idle_timer = 0;
       if (w->state != WorkerState::kIdle) break;
       const auto deadline = w->idle_since + core_.config().supervisor.idle_timeout;
       if (now >= deadline) {
         Apply(w->id, WorkerEvent::kIdleTimeout);
       } else {
-        ArmTimer(*w, TimerKind::kIdle, deadline);
+        ArmTimer(*w, w->idle_timer, TimerKind::kIdle, deadline);
       }
       break;
     }
+    case TimerKind::kExitSettle:
+      w->settle_timer = 0;
+      Apply(w->id, WorkerEvent::kExited, DescribeExit(w->exit_status));
+      break;
     default:
       break;
   }
@@ -463,7 +677,7 @@ void WorkerPool::Housekeeping() {
   const auto now = core_.clock().Now();
   const auto stuck_after = core_.config().supervisor.stuck_after;
   for (auto& [id, w] : workers_) {
-    if (w.state != WorkerState::kBusy || w.stuck_reported || !w.running) continue;
+    if (!HasTurn(w.state) || w.stuck_reported || !w.running) continue;
     if (now - w.turn_started < stuck_after) continue;
     w.stuck_reported = true;
     LogLine(LogLevel::kWarn, "session_stuck")
@@ -478,11 +692,22 @@ void WorkerPool::Housekeeping() {
 
 bool WorkerPool::IsWorkerPid(pid_t pid) const { return by_pid_.count(pid) > 0; }
 
-void WorkerPool::ArmTimer(Worker& w, TimerKind kind, common::SteadyTime when) {
-  bool& armed = kind == TimerKind::kRunDeadline ? w.run_timer_armed : w.idle_timer_armed;
-  if (armed) return;  // the pending one re-arms itself for `when` when it fires
-  armed = true;
-  core_.timers().Arm({when, kind, w.id});
+void WorkerPool::ArmTimer(Worker& w, TimerHandle& slot, TimerKind kind, common::SteadyTime when,
+                          uint64_t token) {
+  CancelTimer(slot);
+  slot = core_.timers().Arm({when, kind, w.id, token});
+}
+
+void WorkerPool::CancelTimer(TimerHandle& slot) {
+  if (slot != 0) core_.timers().Cancel(slot);
+  slot = 0;
+}
+
+void WorkerPool::CancelAllTimers(Worker& w) {
+  for (TimerHandle* h : {&w.run_timer, &w.silence_timer, &w.grace_timer, &w.idle_timer,
+                         &w.settle_timer}) {
+    CancelTimer(*h);
+  }
 }
 
 void WorkerPool::Send(const Worker& w, const Value& m) {
@@ -491,14 +716,7 @@ void WorkerPool::Send(const Worker& w, const Value& m) {
 }
 
 void WorkerPool::SignalGroup(const Worker& w, int sig) {
-  if (w.pid <= 0) return;
-  // The worker leads its own process group (setsid at spawn); -pid reaches every
-  // descendant that did not leave the group, including after the leader is gone.
-  if (::kill(-w.pid, sig) != 0 && errno != ESRCH) {
-    LogLine(LogLevel::kWarn, "kill_failed")
-        .Kv("pid", static_cast<int64_t>(w.pid))
-        .Kv("error", std::strerror(errno));
-  }
+  if (w.pid > 0) core_.options().launcher->SignalGroup(w.pid, sig);
 }
 
 }  // namespace laneway::supervisor

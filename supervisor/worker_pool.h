@@ -4,9 +4,19 @@
 // Follow-up events that an action causes (a dispatch after a reply, a release
 // after an exit) are queued and interpreted in order, never re-entering the table.
 //
-// It also spawns workers (through the Spawner seam: a local process now, another
-// launcher later), reaps them, and owns the per-worker timers (run deadline,
-// silence, kill grace, idle), at most one pending of each kind per worker.
+// Starting workers goes through the Launcher (launcher.h) and never waits: Spawn()
+// creates the record and queues it; Pump() hands queued launches to the launcher
+// while fewer than spawn_concurrency launched workers have not said hello yet and
+// the spawn_rate allows; OnLaunchResults() takes the pids back. Spare workers
+// (spare_workers) are launched ahead of need with no session and bound to the first
+// session that needs a worker, which then costs a message instead of a spawn.
+//
+// Liveness: a worker's death is known from the kernel (SIGCHLD, OnExit) at once.
+// A worker sends nothing while idle; the silence timer runs only while it has not
+// said hello yet and while it has a turn (its heartbeats and progress count).
+//
+// Timers: each worker holds the handles of its pending timers (run deadline,
+// silence, kill grace, idle, exit settle); all are cancelled when it is released.
 //
 // Thread-safety: loop thread only.
 #ifndef LANEWAY_SUPERVISOR_WORKER_POOL_H_
@@ -21,6 +31,7 @@
 
 #include "common/value.h"
 #include "supervisor/core_types.h"
+#include "supervisor/launcher.h"
 #include "supervisor/timer_queue.h"
 
 namespace laneway::supervisor {
@@ -34,9 +45,18 @@ class WorkerPool {
   void OnMessage(const std::string& routing_id, const void* data, size_t size);
   void OnExit(pid_t pid, int status);
   void OnTimer(const Timer& t);
+  // Takes up to `max` launch results; returns how many it took.
+  size_t OnLaunchResults(size_t max);
+  // Hands queued launches to the launcher as far as concurrency and rate allow, and
+  // tops up the spare workers.
+  void Pump();
 
-  // Starts a worker for `s` (which has none). False if it could not be started.
+  // Gives `s` (which has none) a worker: binds a ready spare, or queues a launch.
+  // False if it could not (no agent).
   bool Spawn(Session& s);
+  // Whether a session without a worker may get one now (max_workers counts every
+  // live process; a ready spare can always be bound).
+  bool HasRoom() const;
   // `s` has work: its worker, if idle, takes the next batch.
   void Offer(Session& s);
   // Hands worker `id` an event (ignored if there is no such worker). `kill_reason`
@@ -46,16 +66,21 @@ class WorkerPool {
   // Once a second: warns (once) about turns running past stuck_after.
   void Housekeeping();
   bool IsWorkerPid(pid_t pid) const;
+  // Launches asked for and not reported yet (the orphan sweep waits for none).
+  size_t launches_in_flight() const;
   // Stops up to `n` idle workers whose sessions have nothing queued.
   void StopIdle(size_t n);
-  // Shutdown: stop idle and starting workers; with `busy_too` (drain_timeout
+  // Shutdown: stop idle, starting and spare workers; with `busy_too` (drain_timeout
   // passed) every worker not already stopping.
   void Drain(bool busy_too);
 
   const Worker* Find(uint64_t id) const;
-  bool IsBusy(uint64_t id) const;
+  bool IsBusy(uint64_t id) const;  // has a turn (dispatched or running)
   bool IsIdle(uint64_t id) const;
   size_t live() const { return workers_.size(); }
+  size_t spares() const { return spares_; }
+  size_t spares_ready() const { return ready_spares_.size(); }
+  size_t launch_queue() const { return launch_queue_.size() + spare_launch_queue_.size(); }
   size_t stopping() const;
   template <typename F>
   void ForEach(F&& f) const {
@@ -75,12 +100,32 @@ class WorkerPool {
   void SendRun(Worker& w, Session* s);
   void Send(const Worker& w, const common::Value& m);
   void SignalGroup(const Worker& w, int sig);
-  void ArmTimer(Worker& w, TimerKind kind, common::SteadyTime when);
+  void ArmTimer(Worker& w, TimerHandle& slot, TimerKind kind, common::SteadyTime when,
+                uint64_t token = 0);
+  void CancelTimer(TimerHandle& slot);
+  void CancelAllTimers(Worker& w);
   Worker* FindMutable(uint64_t id);
+  Worker& NewRecord(const std::string& session, bool spare);
+  SpawnSpec SpecFor(const Worker& w, const std::string& agent) const;
+  void LaunchNow(Worker& w);
+  void OnSpareHello(Worker& w);
+  // A worker that was never handed to the launcher has no process: it goes at once.
+  void DropUnlaunched(Worker& w);
+  void AddSpares();
 
   Core& core_;
   std::unordered_map<uint64_t, Worker> workers_;  // by worker id
   std::unordered_map<pid_t, uint64_t> by_pid_;
+  // Reaped before their launch result was taken (the worker died at once).
+  std::unordered_map<pid_t, int> early_exits_;
+  std::deque<uint64_t> launch_queue_;        // bound workers waiting for a launch slot
+  std::deque<uint64_t> spare_launch_queue_;  // spares waiting (after every bound one)
+  std::deque<uint64_t> ready_spares_;        // connected spares, oldest first
+  size_t spares_ = 0;                        // spare records, launched or not, unbound
+  size_t hello_pending_ = 0;                 // launched, not yet said hello
+  common::SteadyTime next_launch_at_{};      // spawn_rate pacing
+  common::SteadyTime spare_retry_at_{};      // after a spare could not be started
+  bool pace_timer_armed_ = false;
   uint64_t next_id_ = 1;
   std::deque<Event> events_;
   bool interpreting_ = false;

@@ -11,10 +11,11 @@ int main(int argc, char** argv) {
   laneway::common::SetLogProcess("worker");
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::puts(
-        "usage: laneway-worker --endpoint EP --worker-id N --session KEY --agent ID\n"
-        "                      --supervisor-pid PID [--runner echo|exec] [--heartbeat-ms N]\n"
-        "                      [--lock-wait-ms N] [--max-message-bytes N] [-- COMMAND ARGS...]\n"
-        "Started by laneway-supervisor for one session; not meant to be run by hand.");
+        "usage: laneway-worker --endpoint EP --worker-id N (--session KEY --agent ID | --spare 1)\n"
+        "                      --supervisor-pid PID [--heartbeat-ms N] [--lock-wait-ms N]\n"
+        "                      [--max-message-bytes N]\n"
+        "Started by laneway-supervisor for one session (a spare learns its session from\n"
+        "the supervisor); not meant to be run by hand.");
     return 0;
   }
   laneway::worker::WorkerOptions options;

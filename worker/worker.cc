@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,7 +75,11 @@ class WorkerLoop {
   // Sends what the runner emitted since the last call as one `progress` message.
   void FlushProgress();
 
-  const WorkerOptions& o_;
+  // A spare: hello without a session, then wait for `bind`. False: leave with *code.
+  bool AwaitBind(int* code);
+  bool ParentGone();
+
+  WorkerOptions o_;  // a spare learns its session and agent from `bind`
   zmq::context_t ctx_{1};
   zmq::socket_t sock_;
   std::unique_ptr<common::Transcript> transcript_;
@@ -203,11 +208,64 @@ void WorkerLoop::FinishTurn() {
   Send(done);
 }
 
+bool WorkerLoop::ParentGone() {
+  if (::getppid() == o_.supervisor_pid) return false;
+  LogLine(LogLevel::kWarn, "supervisor_gone").Kv("session", o_.session);
+  ::kill(0, SIGKILL);  // the agent command and its children go with us
+  return true;
+}
+
+bool WorkerLoop::AwaitBind(int* code) {
+  Value hello = common::NewMessage(common::msg::kHello);
+  hello.Set("worker_id", o_.worker_id);
+  hello.Set("spare", true);
+  hello.Set("pid", static_cast<int64_t>(::getpid()));
+  Send(hello);
+  for (;;) {
+    zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, o_.heartbeat * 10);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      *code = kWorkerExitProtocol;
+      return false;
+    }
+    if (ParentGone()) {
+      *code = kWorkerExitSupervisorGone;
+      return false;
+    }
+    zmq::message_t frame;
+    if (!sock_.recv(frame, zmq::recv_flags::dontwait)) continue;
+    auto m = common::DecodeMessage(frame.data(), frame.size(), o_.max_message_bytes * 4);
+    const std::string type = m.ok() ? common::MessageType(*m) : "";
+    if (type == common::msg::kStop) {
+      *code = kWorkerExitOk;
+      return false;
+    }
+    auto session = m.ok() ? m->GetString("session") : common::Result<std::string>(m.status());
+    auto agent = m.ok() ? m->GetString("agent") : common::Result<std::string>(m.status());
+    if (type != common::msg::kBind || !session.ok() || !agent.ok() || session->empty() ||
+        agent->empty()) {
+      LogLine(LogLevel::kError, "bad_supervisor_message").Kv("expected", "bind").Kv("type", type);
+      *code = kWorkerExitProtocol;
+      return false;
+    }
+    o_.session = *session;
+    o_.agent = *agent;
+    o_.spare = false;
+    return true;
+  }
+}
+
 int WorkerLoop::Run() {
   sock_.set(zmq::sockopt::routing_id, "w" + std::to_string(o_.worker_id));
   sock_.set(zmq::sockopt::linger, 1000);
   sock_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(o_.max_message_bytes) * 4 + (1 << 20));
   sock_.connect(o_.endpoint);
+  if (o_.spare) {
+    int code = 0;
+    if (!AwaitBind(&code)) return code;
+  }
 
   auto paths = common::ResolvePaths();
   if (!paths.ok()) {
@@ -292,6 +350,13 @@ int WorkerLoop::Run() {
           LogLine(LogLevel::kError, "bad_run").Kv("busy", busy_ ? "yes" : "no");
           return Leave(kWorkerExitProtocol);
         }
+        if (runner_thread_) {
+          // The acknowledgement, before anything of the turn happens: from here on
+          // the supervisor counts the turn as started (worker_fsm.h, Dispatched).
+          Value ack = common::NewMessage(common::msg::kHeartbeat);
+          ack.Set("turn_id", m->GetInt("turn_id").value());
+          Send(ack);
+        }
         StartTurn(*m);
       } else if (type == common::msg::kStop) {
         return Leave(kWorkerExitOk);  // sent to idle workers only
@@ -301,26 +366,28 @@ int WorkerLoop::Run() {
       }
     }
     const auto now = std::chrono::steady_clock::now();
-    // PR_SET_PDEATHSIG normally tells us; this catches the rest, once a tick.
+    // PR_SET_PDEATHSIG normally tells us; this catches the rest, now and then.
     if (now >= next_parent_check) {
-      if (::getppid() != o_.supervisor_pid) {
-        LogLine(LogLevel::kWarn, "supervisor_gone").Kv("session", o_.session);
-        ::kill(0, SIGKILL);  // the agent command and its children go with us
-        return kWorkerExitSupervisorGone;
-      }
-      next_parent_check = now + o_.heartbeat;
+      if (ParentGone()) return kWorkerExitSupervisorGone;
+      next_parent_check = now + (busy_ ? o_.heartbeat : o_.heartbeat * 10);
     }
-    if (now - last_sent_ >= o_.heartbeat) {
+    // Heartbeats only while a turn runs: an idle worker costs the supervisor nothing
+    // (its death is a SIGCHLD there).
+    if (busy_ && now - last_sent_ >= o_.heartbeat) {
       Value hb = common::NewMessage(common::msg::kHeartbeat);
-      if (busy_) hb.Set("turn_id", turn_id_);
+      hb.Set("turn_id", turn_id_);
       Send(hb);
     }
     zmq::pollitem_t items[] = {
         {sock_.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, stream_->wake_fd(), ZMQ_POLLIN, 0},
         {nullptr, runner_thread_ ? runner_thread_->done_fd() : -1, ZMQ_POLLIN, 0}};
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        o_.heartbeat - (std::chrono::steady_clock::now() - last_sent_));
+    const auto after = std::chrono::steady_clock::now();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_parent_check - after);
+    if (busy_) {
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                o_.heartbeat - (after - last_sent_)));
+    }
     if (wait.count() < 0) wait = std::chrono::milliseconds(0);
     try {
       zmq::poll(items, runner_thread_ ? 3 : 2, wait);
@@ -353,6 +420,8 @@ bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* err
       out->session = v;
     } else if (a == "--agent") {
       out->agent = v;
+    } else if (a == "--spare") {
+      out->spare = std::strcmp(v, "1") == 0;
     } else if (ParseU64(v, &n)) {
       if (a == "--worker-id")
         out->worker_id = n;
@@ -373,9 +442,12 @@ bool ParseWorkerArgs(int argc, char** argv, WorkerOptions* out, std::string* err
       return false;
     }
   }
-  if (out->endpoint.empty() || out->session.empty() || out->agent.empty() || out->worker_id == 0 ||
-      out->supervisor_pid == 0 || out->heartbeat.count() <= 0) {
-    *error = "--endpoint, --worker-id, --session, --agent and --supervisor-pid are required";
+  const bool identity = out->spare || (!out->session.empty() && !out->agent.empty());
+  if (out->endpoint.empty() || !identity || out->worker_id == 0 || out->supervisor_pid == 0 ||
+      out->heartbeat.count() <= 0) {
+    *error =
+        "--endpoint, --worker-id, --supervisor-pid and --session with --agent (or --spare 1) are "
+        "required";
     return false;
   }
   return true;
@@ -388,8 +460,9 @@ int RunWorker(const WorkerOptions& options) {
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  // PR_SET_PDEATHSIG was set between fork and exec; if the supervisor died before
-  // that, the signal will never come: check once by hand.
+  // SIGTERM when the thread that started us (the supervisor's launcher) ends; if the
+  // supervisor died before this line, the signal will never come: check by hand.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != options.supervisor_pid) return kWorkerExitSupervisorGone;
   try {
     WorkerLoop loop(options);

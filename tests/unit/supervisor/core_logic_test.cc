@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "supervisor/core.h"
+#include "supervisor/worker_pool.h"
 #include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor {
@@ -27,17 +29,37 @@ using std::chrono::seconds;
 // Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
 constexpr pid_t kFirstFakePid = 4'300'000;
 
-class FakeSpawner : public Spawner {
+// Launches complete at once: their results wait for the next TakeResults.
+class FakeLauncher : public Launcher {
  public:
-  common::Result<pid_t> Spawn(const SpawnSpec& spec) override {
-    if (fail) return common::Status::IoError("spawn refused by the test");
-    specs.push_back(spec);
-    return next_pid_++;
+  void Launch(uint64_t worker_id, SpawnSpec spec) override {
+    LaunchResult r;
+    r.worker_id = worker_id;
+    if (fail) {
+      r.error = "spawn refused by the test";
+    } else {
+      specs.push_back(std::move(spec));
+      r.pid = next_pid_++;
+    }
+    results_.push_back(std::move(r));
   }
+  int result_fd() const override { return -1; }
+  std::vector<LaunchResult> TakeResults(size_t max) override {
+    std::vector<LaunchResult> out;
+    while (!results_.empty() && out.size() < max) {
+      out.push_back(std::move(results_.front()));
+      results_.erase(results_.begin());
+    }
+    return out;
+  }
+  size_t in_flight() const override { return results_.size(); }
+  void SignalGroup(pid_t pid, int sig) override { signals.emplace_back(pid, sig); }
   std::vector<SpawnSpec> specs;
+  std::vector<std::pair<pid_t, int>> signals;
   bool fail = false;
 
  private:
+  std::vector<LaunchResult> results_;
   pid_t next_pid_ = kFirstFakePid;
 };
 
@@ -77,7 +99,7 @@ class CoreHarness {
     o.config = config_;
     o.worker_binary = "/nonexistent/laneway-worker";
     o.clock = &clock_;
-    o.spawner = &spawner_;
+    o.launcher = &spawner_;
     o.transport = &transport_;
     o.journal_sync = false;
     o.journal_sync_hook = sync_hook_;
@@ -93,14 +115,17 @@ class CoreHarness {
   // One loop pass: timers, the batch written, then the job thread's sync awaited
   // (a readiness wait on its eventfd, as the loop's poll does) and its sends flushed.
   void Pass() {
+    core_->OnLaunchResults();
     core_->FireTimers();
     core_->EndIteration();
+    core_->OnLaunchResults();
     while (core_->journal_job_pending()) {
       pollfd p{core_->journal_fd(), POLLIN, 0};
       ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
       core_->OnJournalJobDone();
       core_->EndIteration();
     }
+    core_->OnLaunchResults();
   }
   // Advances the clock in steps, the worker `w` (if any) heart-beating meanwhile.
   void Advance(milliseconds total, uint64_t beating_worker = 0,
@@ -140,8 +165,10 @@ class CoreHarness {
     m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
     FromWorker(worker, m);
   }
-  void Heartbeat(uint64_t worker) {
-    std::string b = common::EncodeMessage(common::NewMessage(common::msg::kHeartbeat));
+  void Heartbeat(uint64_t worker, int64_t turn = 0) {
+    Value m = common::NewMessage(common::msg::kHeartbeat);
+    if (turn != 0) m.Set("turn_id", turn);
+    std::string b = common::EncodeMessage(m);
     core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
   }
   void Done(uint64_t worker, int64_t turn, const std::string& reply) {
@@ -150,6 +177,24 @@ class CoreHarness {
     m.Set("ok", true);
     m.Set("reply", reply);
     FromWorker(worker, m);
+  }
+  void SpareHello(uint64_t worker) {
+    Value m = common::NewMessage(common::msg::kHello);
+    m.Set("worker_id", worker);
+    m.Set("spare", true);
+    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
+    FromWorker(worker, m);
+  }
+  // `run` messages sent to worker `worker` for turn `turn`.
+  size_t RunsOf(uint64_t worker, int64_t turn) const {
+    size_t n = 0;
+    for (const Sent& s : transport_.sent) {
+      if (s.to.door == Door::kWorkers && s.to.id == "w" + std::to_string(worker) &&
+          common::MessageType(s.msg) == "run" && s.msg.GetIntOr("turn_id", -1).value() == turn) {
+        ++n;
+      }
+    }
+    return n;
   }
   void Exit(uint64_t worker, int status = 0) {
     core_->OnChildExit(kFirstFakePid + static_cast<pid_t>(worker) - 1, status);
@@ -190,7 +235,7 @@ class CoreHarness {
   }
 
   common::FakeClock clock_;
-  FakeSpawner spawner_;
+  FakeLauncher spawner_;
   RecordingTransport transport_;
   std::unique_ptr<Core> core_;
 
@@ -356,6 +401,221 @@ TEST(CoreLogicTest, AFailedSyncRefusesItsTurnsAndTheRewrittenJournalDoesNotResur
   // A new supervisor on this journal re-queues only the acknowledged turn.
   h.Reopen();
   EXPECT_EQ(h.CounterValue("recovered_turns"), 1);
+}
+
+// --- Issue 9: liveness, launches, spares, timers. ---
+
+constexpr const char* kPlain = R"(
+[supervisor]
+idle_timeout = "2h"
+heartbeat_timeout = "10s"
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+kill_grace = "5s"
+run_timeout = "10m"
+)";
+
+TEST(CoreLogicTest, KillRestartCyclesLeaveNoTimersBehind) {
+  // Regression: every cycle used to leave its idle, grace and silence timers in the
+  // heap until they came due (about 4,000 after 5,000 cycles, RSS growing); the
+  // bound below failed at the first cycle. bench/ runs 10,000 real cycles.
+  CoreHarness h(kPlain);
+  const size_t before = h.core_->timers().size();
+  for (uint64_t n = 1; n <= 500; ++n) {
+    const int64_t req = h.Submit("x");
+    h.Hello(n);
+    h.Done(n, h.TurnOf(req), "ok");
+    Value kill = common::NewMessage(common::msg::kKill);
+    kill.Set("id", 1'000'000 + static_cast<int64_t>(n));
+    kill.Set("session", "agent:main:main");
+    h.Control(kill);
+    h.Exit(n, 9);
+    ASSERT_LE(h.core_->timers().size(), before + 2) << "after cycle " << n;
+  }
+  EXPECT_EQ(h.core_->pool().live(), 0u);
+  EXPECT_EQ(h.CounterValue("turns_replied"), 500);
+}
+
+TEST(CoreLogicTest, ATurnSentToAWorkerThatWasAlreadyDeadRunsOnTheNextWorker) {
+  // Regression: a turn dispatched to an idle worker that had just been SIGKILLed
+  // (not reaped yet) failed with "died during turn" although it never ran.
+  CoreHarness h(kPlain);
+  const int64_t first = h.Submit("a");
+  h.Hello(1);
+  h.Done(1, h.TurnOf(first), "ok");
+  const int64_t second = h.Submit("b");  // dispatched to worker 1, which is dead
+  const int64_t turn = h.TurnOf(second);
+  ASSERT_EQ(h.RunsOf(1, turn), 1u);
+  h.Exit(1, 9);                              // reaped: SIGKILL, it never acknowledged
+  h.Advance(milliseconds(50), 0, milliseconds(50));  // its last messages are read first
+  EXPECT_TRUE(h.OutcomeFor(second).is_null()) << "a turn that never ran must not fail";
+  ASSERT_EQ(h.spawner_.specs.size(), 2u) << "the session needs a new worker";
+  h.Hello(2);
+  ASSERT_EQ(h.RunsOf(2, turn), 1u) << "the requeued turn goes to the new worker";
+  h.Done(2, turn, "answer");
+  EXPECT_EQ(h.OutcomeFor(second).GetStringOr("reply", "").value(), "answer");
+  EXPECT_EQ(h.CounterValue("turns_failed"), 0);
+}
+
+TEST(CoreLogicTest, AnAcknowledgedTurnFailsWhenItsWorkerDies) {
+  CoreHarness h(kPlain);
+  const int64_t req = h.Submit("a");
+  h.Hello(1);
+  h.Heartbeat(1, h.TurnOf(req));  // the worker's acknowledgement of the run
+  h.Pass();
+  h.Exit(1, 9);
+  h.Advance(milliseconds(50), 0, milliseconds(50));
+  Value out = h.OutcomeFor(req);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "failed");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("died during turn"), std::string::npos);
+}
+
+TEST(CoreLogicTest, AnAcknowledgementReadBeforeTheExitSettlesDecidesForFailure) {
+  // The exit of a worker whose turn was sent but not acknowledged waits a moment:
+  // an acknowledgement it sent before dying, read meanwhile, means the turn started.
+  CoreHarness h(kPlain);
+  const int64_t req = h.Submit("a");
+  h.Hello(1);
+  h.Exit(1, 9);
+  h.Heartbeat(1, h.TurnOf(req));
+  h.Advance(milliseconds(50), 0, milliseconds(50));
+  EXPECT_EQ(h.OutcomeFor(req).GetStringOr("status", "").value(), "failed");
+}
+
+TEST(CoreLogicTest, ATurnSentToAStoppedWorkerIsRequeuedAfterHeartbeatTimeout) {
+  CoreHarness h(kPlain);
+  const int64_t req = h.Submit("a");
+  h.Hello(1);  // run sent; the worker is SIGSTOPped and says nothing
+  h.Advance(seconds(10));
+  EXPECT_EQ(h.CounterValue("worker_kills"), 1);
+  EXPECT_TRUE(h.OutcomeFor(req).is_null());
+  h.Advance(seconds(5));  // kill_grace, then SIGKILL
+  h.Exit(1, 9);
+  ASSERT_EQ(h.spawner_.specs.size(), 2u);
+  h.Hello(2);
+  h.Done(2, h.TurnOf(req), "late but once");
+  EXPECT_EQ(h.OutcomeFor(req).GetStringOr("reply", "").value(), "late but once");
+}
+
+TEST(CoreLogicTest, AnIdleWorkerSendsNothingForAnHourAndIsNotKilled) {
+  CoreHarness h(kPlain);
+  const int64_t first = h.Submit("a");
+  h.Hello(1);
+  h.Done(1, h.TurnOf(first), "ok");
+  h.Advance(minutes(60), /*beating_worker=*/0, seconds(30));
+  EXPECT_EQ(h.CounterValue("worker_kills"), 0);
+  const int64_t second = h.Submit("b");
+  EXPECT_EQ(h.RunsOf(1, h.TurnOf(second)), 1u) << "the same worker takes the next turn";
+  EXPECT_EQ(h.spawner_.specs.size(), 1u);
+}
+
+TEST(CoreLogicTest, ABusyWorkerThatFallsSilentIsStillKilled) {
+  CoreHarness h(kPlain);
+  const int64_t req = h.Submit("a");
+  h.Hello(1);
+  h.Heartbeat(1, h.TurnOf(req));
+  h.Pass();
+  h.Advance(seconds(9), 0);
+  EXPECT_EQ(h.CounterValue("worker_kills"), 0);
+  h.Advance(seconds(1), 0);
+  EXPECT_EQ(h.CounterValue("worker_kills"), 1);
+  EXPECT_EQ(h.OutcomeFor(req).GetStringOr("status", "").value(), "failed");
+}
+
+constexpr const char* kSpare = R"(
+[supervisor]
+spare_workers = 1
+max_workers = 4
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, ASpareWorkerIsBoundToTheFirstSessionThatNeedsOne) {
+  CoreHarness h(kSpare);
+  h.Pass();
+  ASSERT_EQ(h.spawner_.specs.size(), 1u) << "one spare, started ahead of need";
+  const auto& args = h.spawner_.specs[0].args;
+  EXPECT_NE(std::find(args.begin(), args.end(), "--spare"), args.end());
+  EXPECT_EQ(std::find(args.begin(), args.end(), "--session"), args.end());
+  h.SpareHello(1);
+  const int64_t req = h.Submit("hi");
+  auto binds = h.SentOf(Door::kWorkers, "bind");
+  ASSERT_EQ(binds.size(), 1u) << "the first turn costs a message, not a spawn";
+  EXPECT_EQ(binds[0].GetStringOr("session", "").value(), "agent:main:main");
+  EXPECT_EQ(binds[0].GetStringOr("agent", "").value(), "main");
+  h.Hello(1);  // for its session now
+  EXPECT_EQ(h.RunsOf(1, h.TurnOf(req)), 1u);
+  // A new spare replaces the one taken.
+  EXPECT_EQ(h.spawner_.specs.size(), 2u);
+  h.Done(1, h.TurnOf(req), "ok");
+  EXPECT_EQ(h.OutcomeFor(req).GetStringOr("reply", "").value(), "ok");
+}
+
+TEST(CoreLogicTest, ASpareThatDiesIsReplacedAndItsDeathHarmsNoSession) {
+  CoreHarness h(kSpare);
+  h.Pass();
+  h.SpareHello(1);
+  h.Exit(1, 9);
+  h.Pass();
+  EXPECT_EQ(h.core_->pool().spares(), 1u);
+  EXPECT_EQ(h.spawner_.specs.size(), 2u);
+}
+
+constexpr const char* kNarrow = R"(
+[supervisor]
+spawn_concurrency = 2
+max_workers = 100
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, AtMostSpawnConcurrencyWorkersAreLaunchedBeforeTheySayHello) {
+  CoreHarness h(kNarrow);
+  for (int i = 0; i < 5; ++i) h.Submit("x", "s" + std::to_string(i));
+  EXPECT_EQ(h.spawner_.specs.size(), 2u);
+  h.Hello(1, "agent:main:s0");
+  EXPECT_EQ(h.spawner_.specs.size(), 3u);
+  h.Hello(2, "agent:main:s1");
+  h.Hello(3, "agent:main:s2");
+  EXPECT_EQ(h.spawner_.specs.size(), 5u);
+}
+
+constexpr const char* kPaced = R"(
+[supervisor]
+spawn_rate = 10
+max_workers = 100
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, LaunchesFollowSpawnRate) {
+  CoreHarness h(kPaced);
+  for (int i = 0; i < 5; ++i) h.Submit("x", "s" + std::to_string(i));
+  EXPECT_EQ(h.spawner_.specs.size(), 1u);
+  h.Advance(milliseconds(99), 0, milliseconds(99));
+  EXPECT_EQ(h.spawner_.specs.size(), 1u);
+  h.Advance(milliseconds(1), 0, milliseconds(1));
+  EXPECT_EQ(h.spawner_.specs.size(), 2u);
+  h.Advance(milliseconds(300), 0, milliseconds(100));
+  EXPECT_EQ(h.spawner_.specs.size(), 5u);
+}
+
+TEST(CoreLogicTest, AWorkerThatCannotBeLaunchedFailsItsTurnClearly) {
+  CoreHarness h(kCrashy);
+  h.spawner_.fail = true;
+  const int64_t req = h.Submit("x");
+  h.Advance(seconds(30), 0, milliseconds(100));
+  Value out = h.OutcomeFor(req);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "rejected");
+  EXPECT_NE(out.GetStringOr("error", "").value().find("spawn refused by the test"),
+            std::string::npos);
+  EXPECT_EQ(h.core_->pool().live(), 0u);
 }
 
 }  // namespace

@@ -126,5 +126,47 @@ TEST(TimerQueueTest, TimersWithTheSameDeadlineAllFire) {
   EXPECT_EQ(q.Next(), t0 + 2s);
 }
 
+TEST(TimerQueueTest, ACancelledTimerNeverFiresAndLeavesTheQueue) {
+  FakeClock clock;
+  const SteadyTime t0 = clock.Now();
+  TimerQueue q;
+  const TimerHandle a = q.Arm(At(t0 + 1s, 1));
+  const TimerHandle b = q.Arm(At(t0 + 2s, 2));
+  EXPECT_NE(a, b);
+  q.Cancel(a);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_FALSE(q.Pending(a));
+  EXPECT_TRUE(q.Pending(b));
+  EXPECT_EQ(q.Next(), t0 + 2s);
+  clock.Advance(10s);
+  auto t = q.PopDue(clock.Now());
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->target, 2u);
+  EXPECT_FALSE(q.PopDue(clock.Now()).has_value());
+  EXPECT_FALSE(q.Pending(b));  // fired
+}
+
+TEST(TimerQueueTest, CancellingAFiredOrUnknownHandleChangesNothing) {
+  FakeClock clock;
+  const SteadyTime t0 = clock.Now();
+  TimerQueue q;
+  const TimerHandle a = q.Arm(At(t0, 1));
+  q.Arm(At(t0 + 5s, 2));
+  ASSERT_TRUE(q.PopDue(t0).has_value());
+  q.Cancel(a);
+  q.Cancel(0);
+  q.Cancel(12345);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.Next(), t0 + 5s);
+}
+
+TEST(TimerQueueTest, ArmAndCancelManyTimesLeavesNothingBehind) {
+  FakeClock clock;
+  TimerQueue q;
+  for (int i = 0; i < 10000; ++i) q.Cancel(q.Arm(At(clock.Now() + std::chrono::minutes(10), 1)));
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_FALSE(q.Next().has_value());
+}
+
 }  // namespace
 }  // namespace laneway::supervisor

@@ -41,6 +41,7 @@ const std::vector<Cell>& Table() {
       {S::kStarting, E::kProgress, S::kStopping, kKillGroup | kCountFault, kNoTurn},
       {S::kIdle, E::kProgress, S::kStopping, kKillGroup | kCountFault, kNoTurn},
       {S::kBusy, E::kProgress, S::kBusy, kForwardProgress | kTouch, kNoTurn},
+      {S::kDispatched, E::kProgress, S::kBusy, kForwardProgress | kTouch, kNoTurn},
       {S::kStopping, E::kProgress, S::kStopping, kDropStale, kNoTurn},
       {S::kGone, E::kProgress, S::kGone, kNone, kNoTurn},
       {S::kStarting, E::kDispatch, S::kStarting, kNone, kNoTurn},  // sent after hello
@@ -57,7 +58,7 @@ const std::vector<Cell>& Table() {
       {S::kStarting, E::kExited, S::kGone, kKillGroup | kCountFault | kRelease, kNoTurn},
       // Idle: connected, no turn.
       {S::kIdle, E::kHello, S::kStopping, kKillGroup | kCountFault, kNoTurn},  // second hello
-      {S::kIdle, E::kDispatch, S::kBusy, kSendRun | kTouch, kNoTurn},
+      {S::kIdle, E::kDispatch, S::kDispatched, kSendRun | kTouch, kNoTurn},
       {S::kIdle, E::kDone, S::kStopping, kKillGroup | kCountFault, kNoTurn},  // no turn given
       {S::kIdle, E::kHeartbeat, S::kIdle, kTouch, kNoTurn},
       {S::kIdle, E::kProtocolError, S::kStopping, kKillGroup | kCountFault, kNoTurn},
@@ -69,6 +70,27 @@ const std::vector<Cell>& Table() {
       {S::kIdle, E::kCancel, S::kIdle, kNone, kNoTurn},  // nothing to cancel
       {S::kIdle, E::kDrainKill, S::kStopping, kSendStop, kNoTurn},
       {S::kIdle, E::kExited, S::kGone, kKillGroup | kCountFault | kRelease, kNoTurn},
+      // Dispatched: a run was sent, not yet acknowledged. Like Busy, except that the
+      // worker's death or silence requeues the turn: it never reached a live worker.
+      {S::kDispatched, E::kHello, S::kStopping, kKillGroup | kEndTurn | kCountFault,
+       TurnStatus::kFailed},
+      {S::kDispatched, E::kDispatch, S::kDispatched, kNone, kNoTurn},
+      {S::kDispatched, E::kDone, S::kIdle, kEndTurn | kDispatchNext | kTouch, kNoTurn},
+      {S::kDispatched, E::kHeartbeat, S::kBusy, kTouch, kNoTurn},  // the acknowledgement
+      {S::kDispatched, E::kProtocolError, S::kStopping, kKillGroup | kEndTurn | kCountFault,
+       TurnStatus::kFailed},
+      {S::kDispatched, E::kRunTimeout, S::kStopping, kTermGroup | kEndTurn | kCountFault,
+       TurnStatus::kTimedOut},
+      {S::kDispatched, E::kSilent, S::kStopping, kTermGroup | kRequeueTurn | kCountFault,
+       kNoTurn},
+      {S::kDispatched, E::kGraceExpired, S::kDispatched, kNone, kNoTurn},
+      {S::kDispatched, E::kIdleTimeout, S::kDispatched, kNone, kNoTurn},
+      {S::kDispatched, E::kOperatorKill, S::kStopping, kTermGroup | kEndTurn,
+       TurnStatus::kCancelled},
+      {S::kDispatched, E::kCancel, S::kStopping, kTermGroup | kEndTurn, TurnStatus::kCancelled},
+      {S::kDispatched, E::kDrainKill, S::kStopping, kTermGroup | kRequeueTurn, kNoTurn},
+      {S::kDispatched, E::kExited, S::kGone, kKillGroup | kRequeueTurn | kCountFault | kRelease,
+       kNoTurn},
       // Busy: running one turn; every way out of Busy but Done ends or requeues it.
       {S::kBusy, E::kHello, S::kStopping, kKillGroup | kEndTurn | kCountFault, TurnStatus::kFailed},
       {S::kBusy, E::kDispatch, S::kBusy, kNone, kNoTurn},  // the turn stays queued
@@ -223,7 +245,7 @@ TEST(WorkerFsmTest, OperatorKillWhileBusyCancelsTurnWithoutFault) {
 }
 
 TEST(WorkerFsmTest, OperatorKillNeverCountsAFault) {
-  for (S s : {S::kStarting, S::kIdle, S::kBusy, S::kStopping, S::kGone}) {
+  for (S s : {S::kStarting, S::kIdle, S::kDispatched, S::kBusy, S::kStopping, S::kGone}) {
     EXPECT_FALSE(NextTransition(s, E::kOperatorKill).actions & kCountFault) << WorkerStateName(s);
   }
 }
@@ -237,7 +259,7 @@ TEST(WorkerFsmTest, GoneAbsorbsEveryEvent) {
 }
 
 TEST(WorkerFsmTest, ExitAlwaysLeadsToGoneAndReleasesOnce) {
-  for (S s : {S::kStarting, S::kIdle, S::kBusy, S::kStopping}) {
+  for (S s : {S::kStarting, S::kIdle, S::kDispatched, S::kBusy, S::kStopping}) {
     Transition t = NextTransition(s, E::kExited);
     EXPECT_EQ(t.next, S::kGone) << WorkerStateName(s);
     EXPECT_TRUE(t.actions & kRelease) << WorkerStateName(s);
