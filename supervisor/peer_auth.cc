@@ -39,10 +39,17 @@ bool Contains(const std::vector<uint32_t>& v, uint32_t x) {
 }  // namespace
 
 std::optional<PeerCred> ParseZapAddress(std::string_view address) {
-  // libzmq (stream_engine_base.cpp): the unix peer's ip-address part is empty,
-  // then ":" uid ":" gid ":" pid.
-  if (address.empty() || address[0] != ':') return std::nullopt;
-  address.remove_prefix(1);
+  // libzmq (stream_engine_base.cpp) appends ":" uid ":" gid ":" pid to the peer's
+  // address, which for a unix socket is "localhost" in 4.3.4 (empty in older
+  // releases): the credentials are the last three fields, after a host with no ':'.
+  const size_t first = address.find(':');
+  if (first == std::string_view::npos ||
+      address.substr(0, first).find(':') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string_view host = address.substr(0, first);
+  if (!host.empty() && host != "localhost") return std::nullopt;  // not an ipc peer
+  address.remove_prefix(first + 1);
   uint32_t parts[3];
   for (int i = 0; i < 3; ++i) {
     size_t colon = address.find(':');

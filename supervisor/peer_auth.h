@@ -5,8 +5,8 @@
 // ROUTER bound to inproc://zeromq.zap.01 is the context's ZAP handler; the control
 // and worker ROUTERs set a ZAP domain, so libzmq asks the handler about every new
 // ipc connection before it passes any message. For an ipc peer the request's
-// address frame is ":<uid>:<gid>:<pid>", which libzmq reads with SO_PEERCRED
-// when the connection is accepted. A refused peer's handshake fails (the client
+// address frame is "localhost:<uid>:<gid>:<pid>" (":<uid>:<gid>:<pid>" in older
+// releases), which libzmq reads with SO_PEERCRED when the connection is accepted. A refused peer's handshake fails (the client
 // sees ZMQ_EVENT_HANDSHAKE_FAILED_AUTH); none of its messages reaches the core.
 //
 //   control domain: the supervisor's own uid, root, the uids of
@@ -54,8 +54,8 @@ struct PeerCred {
   bool operator==(const PeerCred&) const = default;
 };
 
-// ":uid:gid:pid" (what libzmq puts in a ZAP request for an ipc peer). nullopt
-// for anything else (a tcp peer's "1.2.3.4", garbage).
+// "localhost:uid:gid:pid" or ":uid:gid:pid" (what libzmq puts in a ZAP request
+// for an ipc peer). nullopt for anything else (a tcp peer's "1.2.3.4", garbage).
 std::optional<PeerCred> ParseZapAddress(std::string_view address);
 
 // Who may use the control socket: the pure rule, resolved from the config.
