@@ -43,10 +43,7 @@ std::optional<PeerCred> ParseZapAddress(std::string_view address) {
   // address, which for a unix socket is "localhost" in 4.3.4 (empty in older
   // releases): the credentials are the last three fields, after a host with no ':'.
   const size_t first = address.find(':');
-  if (first == std::string_view::npos ||
-      address.substr(0, first).find(':') != std::string_view::npos) {
-    return std::nullopt;
-  }
+  if (first == std::string_view::npos) return std::nullopt;
   const std::string_view host = address.substr(0, first);
   if (!host.empty() && host != "localhost") return std::nullopt;  // not an ipc peer
   address.remove_prefix(first + 1);
