@@ -7,7 +7,24 @@ WERROR ?= $(if $(filter true,$(CI)),ON,OFF)
 LANEWAY_HOME ?= $(HOME)/.laneway
 PREFIX ?= /usr/local
 
-.PHONY: deps build run install uninstall test bench clean format deb
+# Sanitizer and fuzzing builds (docs/security.md), each in its own directory.
+# The ASan+UBSan build uses clang with libFuzzer's coverage instrumentation, so
+# that the same build runs the whole suite and the fuzz targets.
+SAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(JOBS)
+# The parts that run threads: the HTTP and Telegram channel threads (in the
+# supervisor, reached by the gateway and Telegram integration tests), the journal's
+# job thread (the core logic tests), the worker's runner thread (openai runner
+# tests and conversations).
+TSAN_TESTS ?= CoreLogic|JournalTest|Durability|OpenAiRunner|OpenAiConversation|Telegram|GatewayWs|GatewayHttp|GatewayOpenAi|Bounds|RateLimit|OperatorStream
+SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/scripts/tsan.supp
+
+.PHONY: deps build run install uninstall test bench clean format deb sanitize tsan fuzz fuzz-build
 
 deps:
 	bash scripts/install-deps.sh
@@ -43,8 +60,31 @@ bench: deps
 	cmake --build $(BUILD)-bench -j$(JOBS)
 	bash bench/run.sh $(BUILD)-bench
 
+# The whole suite built with AddressSanitizer + UBSan (clang); any report fails.
+sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLANEWAY_SANITIZE=ON -DLANEWAY_FUZZ=ON >/dev/null
+	cmake --build $(SAN_BUILD) -j$(JOBS)
+	cd $(SAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# The multi-threaded parts built with ThreadSanitizer (g++); any report fails.
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLANEWAY_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target unit_tests integration_tests
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j$(JOBS) --timeout 600 \
+	  -R '$(TSAN_TESTS)'
+
+# libFuzzer targets (fuzz/), each run for FUZZ_SECONDS from its seed corpus.
+fuzz-build: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLANEWAY_SANITIZE=ON -DLANEWAY_FUZZ=ON >/dev/null
+	cmake --build $(SAN_BUILD) -j$(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	$(SAN_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh $(SAN_BUILD)
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench
+	rm -rf $(BUILD) $(BUILD)-bench $(SAN_BUILD) $(TSAN_BUILD)

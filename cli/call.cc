@@ -13,6 +13,9 @@ using common::Value;
 int CallOn(Client& client, const Output& out, Value request, Value* data) {
   auto reply = client.Call(std::move(request), kCallTimeout);
   if (!reply.ok()) {
+    if (client.WasRefused()) {
+      return out.Fail(kExitUnreachable, code::kPermissionDenied, reply.status().message());
+    }
     const bool gone = !client.SupervisorAlive();
     return out.Fail(kExitUnreachable, gone ? code::kUnreachable : code::kNoAnswer,
                     gone ? UnreachableHint(client.paths()) : reply.status().message());

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <zmq.hpp>
 
@@ -21,6 +22,27 @@ struct Client::Impl {
   // Connection events of `sock` (ZMQ_EVENT_DISCONNECTED), see WasDisconnected.
   zmq::socket_t monitor{ctx, zmq::socket_type::pair};
   bool monitoring = false;
+  bool disconnected = false;  // seen since the last WasDisconnected()
+  bool refused = false;       // the supervisor's peer check refused us (sticky)
+
+  // Reads the monitor's pending events into the flags above.
+  void DrainEvents() {
+    if (!monitoring) return;
+    try {
+      zmq::message_t event;
+      while (monitor.recv(event, zmq::recv_flags::dontwait)) {
+        if (event.size() >= 2) {
+          uint16_t id;
+          std::memcpy(&id, event.data(), sizeof id);
+          disconnected |= id == ZMQ_EVENT_DISCONNECTED;
+          refused |= id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+        }
+        zmq::message_t address;  // every event is two frames
+        if (event.more()) (void)monitor.recv(address, zmq::recv_flags::dontwait);
+      }
+    } catch (const zmq::error_t&) {
+    }
+  }
 };
 
 Client::Client(common::Paths paths, std::unique_ptr<Impl> impl)
@@ -60,7 +82,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const common::Paths& paths) {
     // The supervisor closes a connection that sends a frame past its hard bound
     // (ZMQ_MAXMSGSIZE) without a word; watching for that lets the CLI say so.
     if (zmq_socket_monitor(impl->sock.handle(), "inproc://laneway-cli-monitor",
-                           ZMQ_EVENT_DISCONNECTED) == 0) {
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
       impl->monitor.set(zmq::sockopt::linger, 0);
       impl->monitor.connect("inproc://laneway-cli-monitor");
       impl->monitoring = true;
@@ -121,22 +143,21 @@ Result<Value> Client::Receive(std::chrono::milliseconds timeout) {
 }
 
 bool Client::WasDisconnected() {
-  if (!impl_->monitoring) return false;
-  bool disconnected = false;
-  try {
-    zmq::message_t event;
-    while (impl_->monitor.recv(event, zmq::recv_flags::dontwait)) {
-      if (event.size() >= 2) {
-        uint16_t id;
-        std::memcpy(&id, event.data(), sizeof id);
-        disconnected |= id == ZMQ_EVENT_DISCONNECTED;
-      }
-      zmq::message_t address;  // every event is two frames
-      if (event.more()) (void)impl_->monitor.recv(address, zmq::recv_flags::dontwait);
-    }
-  } catch (const zmq::error_t&) {
-  }
-  return disconnected;
+  impl_->DrainEvents();
+  const bool d = impl_->disconnected;
+  impl_->disconnected = false;
+  return d;
+}
+
+bool Client::WasRefused() {
+  impl_->DrainEvents();
+  return impl_->refused;
+}
+
+std::string RefusedMessage(const common::Paths& paths) {
+  return "permission denied: the supervisor on " + paths.home +
+         " refused this connection (uid " + std::to_string(::geteuid()) +
+         " is not its own, root, or in [supervisor] control_allow_uids / control_allow_group)";
 }
 
 bool Client::Answers(const Value& m, int64_t req) {
@@ -157,8 +178,11 @@ Result<Value> Client::Call(Value request, std::chrono::milliseconds timeout) {
       return Status::Unavailable("the supervisor did not answer within " +
                                  std::to_string(timeout.count()) + "ms");
     }
-    auto m = Receive(left);
+    // In slices, so that a refusal by the supervisor's peer check (which shows
+    // only as a monitor event) ends the wait at once.
+    auto m = Receive(std::min(left, std::chrono::milliseconds(100)));
     if (!m.ok()) {
+      if (WasRefused()) return Status::FailedPrecondition(RefusedMessage(paths_));
       if (m.status().message() == "timeout") continue;
       return m.status();
     }

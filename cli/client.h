@@ -49,6 +49,9 @@ class Client {
   // Whether the connection to the supervisor was closed since the last call (the
   // supervisor drops a peer whose frame is past its hard bound).
   bool WasDisconnected();
+  // Whether the supervisor refused this connection by its peer-credential check
+  // (supervisor/peer_auth.h): ZMQ_EVENT_HANDSHAKE_FAILED_AUTH was seen.
+  bool WasRefused();
   // Whether the supervisor process still holds its instance lock.
   bool SupervisorAlive() const;
   const common::Paths& paths() const { return paths_; }
@@ -66,6 +69,9 @@ class Client {
 
 // The message printed when no supervisor runs (exit code 3).
 std::string UnreachableHint(const common::Paths& paths);
+
+// "permission denied: the supervisor ... refused this connection (uid N ...)".
+std::string RefusedMessage(const common::Paths& paths);
 
 // The failure for a Connect error: unreachable, permission_denied (exit 3).
 Failure ConnectFailure(const common::Status& st);

@@ -198,6 +198,9 @@ int AwaitOutcome(Client& client, int64_t req, std::optional<common::SteadyTime> 
                               std::chrono::milliseconds(1));
     }
     auto m = client.Receive(slice);
+    if (turn_id == 0 && client.WasRefused()) {
+      return out.Fail(kExitUnreachable, code::kPermissionDenied, RefusedMessage(client.paths()));
+    }
     if (turn_id == 0 && client.last_request_bytes() > kAlwaysAnswered && client.WasDisconnected() &&
         client.SupervisorAlive()) {
       return PrintOutcome(

@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "common/config_cron.h"
+#include "common/config_security.h"
 #include "common/duration.h"
 #include "common/quote.h"
 #include "common/read_file.h"
@@ -221,6 +222,8 @@ const Field<SC> kSupervisorFields[] = {
     {"spare_workers", &SC::spare_workers, 0, 10'000},
     {"spawn_concurrency", &SC::spawn_concurrency, 1, 10'000},
     {"spawn_rate", &SC::spawn_rate, 0, 1'000'000},
+    {"max_queued_bytes_per_session", &SC::max_queued_bytes_per_session, 1'024, 4'000'000'000},
+    {"max_queued_bytes_total", &SC::max_queued_bytes_total, 1'024, 4'000'000'000},
 };
 
 // runner, command and queue_mode are read by hand in ReadAgent.
@@ -290,6 +293,7 @@ bool ApplyField(const Field<Cfg> (&fields)[N], std::string_view name, const toml
 using HC = HttpChannelConfig;
 const Field<HC> kHttpFields[] = {
     {"max_connections", &HC::max_connections, 1, 100'000},
+    {"max_connections_per_address", &HC::max_connections_per_address, 1, 100'000},
     {"max_payload", &HC::max_payload, 1'024, 64 << 20},
     {"max_buffered_bytes", &HC::max_buffered_bytes, 1'024, 1 << 30},
     {"handshake_timeout", &HC::handshake_timeout},
@@ -302,7 +306,12 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
   const int errors_before = c.errors();
   for (auto&& [k, node] : t) {
     std::string key = Join("supervisor", k.str());
-    if (!ApplyField(kSupervisorFields, k.str(), node, key, c, s)) c.Fail(node, key, "unknown key");
+    std::string error;
+    if (ReadSupervisorAccessKey(k.str(), node, s, &error)) {
+      if (!error.empty()) c.Fail(node, key, error);
+    } else if (!ApplyField(kSupervisorFields, k.str(), node, key, c, s)) {
+      c.Fail(node, key, "unknown key");
+    }
   }
   // Relations between keys only make sense once each key is valid on its own.
   if (c.errors() != errors_before) return;

@@ -78,6 +78,14 @@ struct SupervisorConfig {
   uint32_t spawn_concurrency = 32;
   // Launches per second, at most (0 = bounded by spawn_concurrency alone).
   uint32_t spawn_rate = 0;
+  // Bytes of turn text held for turns not yet finished (queued or running): per
+  // session and in total. A submit past either is rejected at once (docs/security.md).
+  uint32_t max_queued_bytes_per_session = 16u << 20;
+  uint32_t max_queued_bytes_total = 1u << 30;
+  // Who may connect to the control socket besides the supervisor's own uid and root
+  // (common/config_security.cc; checked by supervisor/peer_auth.h).
+  std::vector<uint32_t> control_allow_uids;
+  std::string control_allow_group;  // a group name; its members and its gid may connect
 
   bool operator==(const SupervisorConfig&) const = default;
 };
@@ -97,6 +105,7 @@ struct HttpChannelConfig {
   std::string password_env;                   // optional: accept params.auth.password
   std::string paired_devices_file;            // the old gateway's devices/paired.json (migration)
   uint32_t max_connections = 1024;            // 1..100000
+  uint32_t max_connections_per_address = 256;  // of them from one client IP (1..100000)
   uint32_t max_payload = 512 * 1024;          // bytes of one WS frame or HTTP body
   uint32_t max_buffered_bytes = 1536 * 1024;  // unsent bytes per connection before it is cut
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};

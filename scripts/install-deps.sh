@@ -21,6 +21,7 @@ packages=(
   chromium                  # test-only: the control page in a real browser (ControlPage*)
   lintian                   # test-only: PackageDeb reports what lintian says of the .deb
   systemd                   # test-only: systemd-analyze verify/security of the unit
+  clang libfuzzer-14-dev    # sanitizer and fuzzing builds (make sanitize / fuzz)
 )
 
 missing=()

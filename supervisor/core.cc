@@ -203,6 +203,10 @@ AcceptResult Core::AcceptTurn(TurnRequest r) {
                   std::to_string(opt_.config.supervisor.max_turns_in_memory) +
                   " unfinished turns; retry later");
   }
+  if (auto full = ledger_->queued_bytes().Refusal(*key, r.message.size(), opt_.config.supervisor)) {
+    ++counters_.submits_over_bytes;
+    return reject(*full);
+  }
   Session& s = sessions_->GetOrCreate(*key, r.agent);
   sessions_->NoteSubmitted(s);
   Turn t;
@@ -266,6 +270,13 @@ common::Result<Value> Core::Reload() {
   if (next.supervisor.max_message_bytes != opt_.config.supervisor.max_message_bytes) {
     needs_restart.Push("supervisor.max_message_bytes");
     next.supervisor.max_message_bytes = opt_.config.supervisor.max_message_bytes;
+  }
+  // Who may connect is decided when the supervisor binds its sockets (peer_auth.h).
+  if (next.supervisor.control_allow_uids != opt_.config.supervisor.control_allow_uids ||
+      next.supervisor.control_allow_group != opt_.config.supervisor.control_allow_group) {
+    needs_restart.Push("supervisor.control_allow_uids/control_allow_group");
+    next.supervisor.control_allow_uids = opt_.config.supervisor.control_allow_uids;
+    next.supervisor.control_allow_group = opt_.config.supervisor.control_allow_group;
   }
   if (!(next.channels == opt_.config.channels)) {
     needs_restart.Push("channels");

@@ -40,6 +40,8 @@ struct Counters {
   uint64_t model_requests = 0;
   uint64_t model_prompt_tokens = 0;
   uint64_t model_completion_tokens = 0;
+  uint64_t peers_refused = 0;
+  uint64_t submits_over_bytes = 0;
 };
 
 struct CounterDef {

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "supervisor/core.h"
 #include "supervisor/metrics.h"
+#include "supervisor/peer_auth.h"
 #include "supervisor/worker_pool.h"
 
 namespace laneway::supervisor {
@@ -84,6 +85,7 @@ struct Supervisor::Impl : Transport {
   zmq::socket_t control{ctx, zmq::socket_type::router};
   zmq::socket_t inproc{ctx, zmq::socket_type::router};
   zmq::socket_t workers{ctx, zmq::socket_type::router};
+  std::unique_ptr<PeerAuth> peer_auth;  // the ZAP handler of control and workers
   int sigfd = -1;
   ~Impl() override {
     if (sigfd >= 0) ::close(sigfd);
@@ -165,7 +167,8 @@ Status Supervisor::Start(int* exit_code) {
   if (impl_->sigfd < 0) return Status::FromErrno("signalfd", errno);
   // One descriptor per worker connection: take every descriptor the hard limit
   // allows (systemd and login shells start us with a soft limit of 1024).
-  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+  if (rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &nofile);
   }
@@ -176,8 +179,27 @@ Status Supervisor::Start(int* exit_code) {
   // nothing of a killed group is left behind, not even as a zombie.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+  // Peer credentials (peer_auth.h): the ZAP handler is bound before the doors it
+  // guards, so no connection is ever accepted unchecked.
+  auto access = ResolveControlAccess(opt_.config.supervisor, ::geteuid());
+  if (!access.ok()) {
+    *exit_code = kExitConfig;
+    return access.status();
+  }
+  PeerAuth::Options pa;
+  pa.control = std::move(access).value();
+  pa.is_worker_pid = [this](pid_t pid) { return core_ && core_->pool().IsWorkerPid(pid); };
+  pa.on_refused = [this] {
+    if (core_) ++core_->counters().peers_refused;
+  };
+  pa.clock = &clock_;
+  impl_->peer_auth = std::make_unique<PeerAuth>(&impl_->ctx, std::move(pa));
+  if (Status s = impl_->peer_auth->Start(); !s.ok()) return s;
+
   std::string binding;
   try {
+    impl_->control.set(zmq::sockopt::zap_domain, kControlZapDomain);
+    impl_->workers.set(zmq::sockopt::zap_domain, kWorkerZapDomain);
     ConfigureRouter(impl_->control, opt_.config.supervisor.max_message_bytes);
     ConfigureRouter(impl_->inproc, opt_.config.supervisor.max_message_bytes);
     ConfigureRouter(impl_->workers, opt_.config.supervisor.max_message_bytes);
@@ -287,13 +309,18 @@ void Supervisor::PollOnce() {
     timeout_ms = std::clamp<long>(d, 0, timeout_ms);
   }
   if (reap_more_) timeout_ms = 0;
+  if (impl_->peer_auth->has_waiting()) timeout_ms = std::min<long>(timeout_ms, 50);
   zmq::pollitem_t items[] = {
-      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0}, {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
-      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},   {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
-      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},   {nullptr, launcher_->result_fd(), ZMQ_POLLIN, 0},
+      {nullptr, core_->journal_fd(), ZMQ_POLLIN, 0},
+      {nullptr, impl_->sigfd, ZMQ_POLLIN, 0},
+      {impl_->control.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->inproc.handle(), 0, ZMQ_POLLIN, 0},
+      {impl_->workers.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, launcher_->result_fd(), ZMQ_POLLIN, 0},
+      {impl_->peer_auth->socket_handle(), 0, ZMQ_POLLIN, 0},
   };
   try {
-    zmq::poll(items, 6, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, 7, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
@@ -333,6 +360,10 @@ void Supervisor::PollOnce() {
     }
   }
   if (items[5].revents & ZMQ_POLLIN) core_->OnLaunchResults(kMaxLaunchResultsPerIteration);
+  // After the launch results: a worker's pid is known before its connection is judged.
+  if ((items[6].revents & ZMQ_POLLIN) || impl_->peer_auth->has_waiting()) {
+    impl_->peer_auth->Process();
+  }
   core_->FireTimers(kMaxTimersPerIteration);
   core_->EndIteration();
   // The watchdog is fed from here, the loop itself: a wedged loop stops feeding it.

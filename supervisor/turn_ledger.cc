@@ -121,6 +121,7 @@ void TurnLedger::Recover(const JournalRecovery& rec) {
       RememberDone(rt.turn_id);
       continue;
     }
+    queued_bytes_.Add(t.session, t.message.size());
     turns_.emplace(t.id, std::move(t));
     ++unfinished_;
     const common::AgentConfig* agent = core_.config().FindAgent(rt.agent);
@@ -203,6 +204,7 @@ uint64_t TurnLedger::Add(Turn t, const std::optional<Waiter>& ack, bool wait) {
     ++waiting_clients_;
   }
   if (!t.idempotency_key.empty()) by_key_[t.idempotency_key] = id;
+  queued_bytes_.Add(t.session, t.message.size());
   turns_.emplace(id, std::move(t));
   pending_accepts_.push_back(id);
   if (ack) pending_acks_.push_back({ack->peer, ack->request_id, id});
@@ -268,6 +270,7 @@ void TurnLedger::End(uint64_t id, TurnStatus status, const std::string& text) {
   if (tp == nullptr || tp->status != TurnStatus::kPending) return;  // exactly one outcome
   Turn& t = *tp;
   --unfinished_;
+  queued_bytes_.Remove(t.session, t.message.size());
   t.status = status;
   t.text = text;
   t.ended_unix_ms = core_.clock().UnixMillis();
@@ -651,6 +654,7 @@ void TurnLedger::RefuseUnjournaled(uint64_t id, const Status& st) {
     }
   }
   if (!t.idempotency_key.empty()) by_key_.erase(t.idempotency_key);
+  queued_bytes_.Remove(t.session, t.message.size());
   turns_.erase(id);
 }
 

@@ -39,6 +39,7 @@
 #include "supervisor/core_types.h"
 #include "supervisor/journal.h"
 #include "supervisor/remember_window.h"
+#include "supervisor/queued_bytes.h"
 
 namespace laneway::supervisor {
 
@@ -78,6 +79,8 @@ class TurnLedger {
   size_t in_flight() const;
   uint64_t unfinished() const { return unfinished_; }
   uint64_t waiting_clients() const { return waiting_clients_; }
+  // Bytes of message text of turns not yet ended (queued_bytes.h).
+  const QueuedBytes& queued_bytes() const { return queued_bytes_; }
   size_t size() const { return turns_.size(); }
 
   // The turn is being sent to a worker: one more attempt, and its start record.
@@ -177,6 +180,7 @@ class TurnLedger {
   uint64_t synced_batch_ = 0;
   uint64_t next_turn_id_ = 1;
   uint64_t unfinished_ = 0;
+  QueuedBytes queued_bytes_;
   uint64_t waiting_clients_ = 0;
   bool rewriting_ = false;  // a rewrite or compaction owns the journal file
   bool untrusted_ = false;  // a sync failed; a rewrite is owed

@@ -164,6 +164,7 @@ common::Value HttpChannel::State() const {
     s.Set("requests_total", m.gw->requests_total.load());
     s.Set("slow_clients_cut", m.gw->slow_clients_cut.load());
     s.Set("auth_failures", m.gw->auth_failures.load());
+    s.Set("logins_rate_limited", m.gw->logins_rate_limited.load());
     s.Set("token_source", m.gw->creds.token_source);
   }
   return s;

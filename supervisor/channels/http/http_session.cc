@@ -26,7 +26,7 @@ constexpr auto kReadyzTimeout = std::chrono::seconds(2);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
 std::string Serialize(unsigned status, const std::string& content_type, const std::string& body,
-                      bool keep_alive, const char* extra_headers = "") {
+                      bool keep_alive, const std::string& extra_headers = "") {
   std::string reason(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
   out += "Server: " + std::string(kGatewayVersion) + "\r\n";
@@ -57,6 +57,17 @@ bool SameOrigin(const std::string& origin, const std::string& host) {
     if (origin.rfind(scheme, 0) == 0) return !host.empty() && origin.substr(std::strlen(scheme)) == host;
   }
   return false;
+}
+
+}  // namespace
+
+namespace {
+
+// The client's IP address (the login limiter's key), or "unknown".
+std::string PeerAddress(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : ep.address().to_string();
 }
 
 }  // namespace
@@ -111,6 +122,27 @@ void HttpSession::OnRead(const boost::system::error_code& ec) {
 void HttpSession::Route() {
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
+  std::string target(req.target());
+  if (size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  const bool needs_auth = beast::websocket::is_upgrade(req) ||
+                          target.rfind("/v1/models", 0) == 0 ||
+                          target.rfind("/v1/chat/completions", 0) == 0;
+  if (needs_auth) {
+    // An address past its failed-login budget is not even heard (login_limiter.h).
+    const std::string peer = PeerAddress(stream_.socket());
+    if (int64_t after = gw_.login_limiter.RetryAfterSeconds(peer, std::chrono::steady_clock::now());
+        after > 0) {
+      ++gw_.logins_rate_limited;
+      gw_.login_limiter.CountRefusal();
+      keep_alive_ = false;
+      close_after_write_ = true;
+      return Queue(Serialize(429, kJson,
+                             ErrorBody(429, "rate_limit_error", "rate_limited",
+                                       "too many failed logins from this address; retry after " +
+                                           std::to_string(after) + " s"),
+                             false, "Retry-After: " + std::to_string(after) + "\r\n"));
+    }
+  }
   if (beast::websocket::is_upgrade(req)) {
     // A browser says which page opened the socket: only the gateway's own page (or
     // a client that sends no Origin, like the CLI) may, so another site open in the
@@ -126,8 +158,6 @@ void HttpSession::Route() {
     ws->Run(parser_->release());
     return;
   }
-  std::string target(req.target());
-  if (size_t q = target.find('?'); q != std::string::npos) target.resize(q);
   const auto method = req.method();
   auto only = [&](bhttp::verb v) {
     if (method == v) return true;
@@ -165,6 +195,8 @@ void HttpSession::Route() {
   if (target == "/v1/models" || target == "/v1/chat/completions") {
     if (!AuthorizeBearer(gw_.creds, std::string(req[bhttp::field::authorization]))) {
       ++gw_.auth_failures;
+      gw_.login_limiter.RecordFailure(PeerAddress(stream_.socket()),
+                                      std::chrono::steady_clock::now());
       return Respond(401, kJson,
                      ErrorBody(401, "invalid_request_error", "invalid_api_key",
                                "missing or wrong bearer token"));

@@ -74,14 +74,21 @@ void Listener::Accept() {
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
       ++gw_.connections_total;
-      if (gw_.connections.load() >= static_cast<int64_t>(gw_.http.max_connections)) {
+      boost::system::error_code ep_ec;
+      const auto ep = socket.remote_endpoint(ep_ec);
+      const std::string peer = ep_ec ? std::string("unknown") : ep.address().to_string();
+      // One address cannot take every slot: others keep getting in.
+      if (gw_.connections.load() >= static_cast<int64_t>(gw_.http.max_connections) ||
+          gw_.per_address.Of(peer) >= static_cast<int64_t>(gw_.http.max_connections_per_address)) {
         ++gw_.connections_refused;
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        std::make_shared<HttpSession>(gw_, std::move(socket), ConnSlot(&gw_.connections))->Run();
+        std::make_shared<HttpSession>(gw_, std::move(socket),
+                                      ConnSlot(&gw_.connections, &gw_.per_address, peer))
+            ->Run();
       }
     } else {
       // EMFILE and friends: log, and try again shortly instead of spinning.

@@ -110,8 +110,22 @@ void WsSession::HandleConnect(const ReqFrame& req) {
     CloseAfterFlush(close_code::protocol_error, "protocol mismatch");
     return;
   }
+  boost::system::error_code ep_ec;
+  const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ep_ec);
+  const std::string peer = ep_ec ? std::string("unknown") : ep.address().to_string();
+  const auto now = std::chrono::steady_clock::now();
+  if (int64_t after = gw_.login_limiter.RetryAfterSeconds(peer, now); after > 0) {
+    ++gw_.logins_rate_limited;
+    gw_.login_limiter.CountRefusal();
+    SendFrame(ResError(req.id, "RATE_LIMITED",
+                       "too many failed logins from this address; retry after " +
+                           std::to_string(after) + " s"));
+    CloseAfterFlush(close_code::policy_error, "rate limited");
+    return;
+  }
   if (!AuthorizeConnect(gw_.creds, req.params)) {
     ++gw_.auth_failures;
+    gw_.login_limiter.RecordFailure(peer, now);
     common::LogLine(common::LogLevel::kWarn, "http_ws_auth_failed").Kv("conn", conn_id_);
     SendFrame(ResError(req.id, kInvalidRequest, "unauthorized: gateway token mismatch"));
     CloseAfterFlush(close_code::policy_error, "unauthorized");
