@@ -16,6 +16,7 @@
 #include "common/protocol.h"
 #include "supervisor/core.h"
 #include "supervisor/cron/cron_expr.h"
+#include "tests/unit/supervisor/fake_core_io.h"
 #include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor {
@@ -27,58 +28,10 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-// Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
-constexpr pid_t kFirstFakePid = 4'300'000;
-
-// Launches complete at once: their results wait for the next TakeResults.
-class FakeLauncher : public Launcher {
- public:
-  void Launch(uint64_t worker_id, SpawnSpec spec) override {
-    LaunchResult r;
-    r.worker_id = worker_id;
-    if (fail) {
-      r.error = "spawn refused by the test";
-    } else {
-      specs.push_back(std::move(spec));
-      r.pid = next_pid_++;
-    }
-    results_.push_back(std::move(r));
-  }
-  int result_fd() const override { return -1; }
-  std::vector<LaunchResult> TakeResults(size_t max) override {
-    std::vector<LaunchResult> out;
-    while (!results_.empty() && out.size() < max) {
-      out.push_back(std::move(results_.front()));
-      results_.erase(results_.begin());
-    }
-    return out;
-  }
-  size_t in_flight() const override { return results_.size(); }
-  void SignalGroup(pid_t pid, int sig) override { signals.emplace_back(pid, sig); }
-  std::vector<SpawnSpec> specs;
-  std::vector<std::pair<pid_t, int>> signals;
-  bool fail = false;
-
- private:
-  std::vector<LaunchResult> results_;
-  pid_t next_pid_ = kFirstFakePid;
-};
-
-struct Sent {
-  Peer to;
-  Value msg;
-};
-
-class RecordingTransport : public Transport {
- public:
-  bool Send(const Peer& to, const std::string& bytes) override {
-    auto m = common::DecodeMessage(bytes.data(), bytes.size(), 1 << 26);
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    if (m.ok()) sent.push_back({to, std::move(m).value()});
-    return true;
-  }
-  std::vector<Sent> sent;
-};
+using fakes::FakeLauncher;
+using fakes::kFirstFakePid;
+using fakes::RecordingTransport;
+using Sent = RecordingTransport::Sent;
 
 const Peer kCli{Door::kControl, "cli"};
 

@@ -17,59 +17,14 @@
 #include "common/protocol.h"
 #include "supervisor/core.h"
 #include "supervisor/launcher.h"
+#include "tests/unit/supervisor/fake_core_io.h"
 #include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor::remember_test {
 
-// Pids no process can have (above the kernel's pid_max): signals to them are ESRCH.
-inline constexpr pid_t kFirstFakePid = 4'300'000;
-
-// Launches complete at once: their results wait for the next TakeResults.
-class FakeLauncher : public Launcher {
- public:
-  void Launch(uint64_t worker_id, SpawnSpec spec) override {
-    LaunchResult r;
-    r.worker_id = worker_id;
-    r.pid = next_pid_++;
-    specs.push_back(std::move(spec));
-    worker_ids.push_back(worker_id);
-    pids.push_back(r.pid);
-    results_.push_back(std::move(r));
-  }
-  int result_fd() const override { return -1; }
-  std::vector<LaunchResult> TakeResults(size_t max) override {
-    std::vector<LaunchResult> out;
-    while (!results_.empty() && out.size() < max) {
-      out.push_back(std::move(results_.front()));
-      results_.erase(results_.begin());
-    }
-    return out;
-  }
-  size_t in_flight() const override { return results_.size(); }
-  void SignalGroup(pid_t, int) override {}
-  std::vector<SpawnSpec> specs;
-  std::vector<uint64_t> worker_ids;
-  std::vector<pid_t> pids;
-
- private:
-  std::vector<LaunchResult> results_;
-  pid_t next_pid_ = kFirstFakePid;
-};
-
-class RecordingTransport : public Transport {
- public:
-  bool Send(const Peer& to, const std::string& bytes) override {
-    auto m = common::DecodeMessage(bytes.data(), bytes.size(), 1 << 26);
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    if (m.ok()) sent.push_back({to, std::move(m).value()});
-    return true;
-  }
-  struct Sent {
-    Peer to;
-    common::Value msg;
-  };
-  std::vector<Sent> sent;
-};
+using fakes::FakeLauncher;
+using fakes::kFirstFakePid;
+using fakes::RecordingTransport;
 
 inline const Peer kCli{Door::kControl, "cli"};
 
