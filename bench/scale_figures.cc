@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -27,8 +28,26 @@ namespace {
 
 std::string ScaleConfig() {
   // The default config but for max_workers (whose default, 64, would queue the burst).
-  return "[supervisor]\nmax_workers = 10000\ndrain_timeout = \"5s\"\n\n[agents.main]\n"
-         "runner = \"echo\"\n";
+  // LANEWAY_BENCH_SCALE_SUPERVISOR adds [supervisor] lines, for experiments
+  // ("worker_nice = 0"); a row's label says when it is set.
+  const char* extra = std::getenv("LANEWAY_BENCH_SCALE_SUPERVISOR");
+  return "[supervisor]\nmax_workers = 10000\ndrain_timeout = \"5s\"\n" +
+         std::string(extra ? extra : "") + "\n\n[agents.main]\nrunner = \"echo\"\n";
+}
+
+// The burst sizes: LANEWAY_BENCH_SCALE_N ("1000,3000"), else 1,000, 3,000 and 10,000.
+std::vector<int> BurstSizes() {
+  const char* env = std::getenv("LANEWAY_BENCH_SCALE_N");
+  if (env == nullptr || *env == '\0') return {1000, 3000, 10000};
+  std::vector<int> out;
+  for (const char* p = env; *p;) {
+    char* end = nullptr;
+    const long n = std::strtol(p, &end, 10);
+    if (end == p) break;
+    if (n > 0) out.push_back(static_cast<int>(n));
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
 }
 
 int CountFds(pid_t pid) {
@@ -195,7 +214,10 @@ void RunScale() {
     f >> s;
     return s;
   }() + "; each echo worker is 3 tasks (main, ZeroMQ I/O, ZeroMQ reaper)");
-  for (int n : {1000, 3000, 10000}) {
+  if (const char* extra = std::getenv("LANEWAY_BENCH_SCALE_SUPERVISOR")) {
+    EmitNote(std::string("scale: LANEWAY_BENCH_SCALE_SUPERVISOR adds to [supervisor]: ") + extra);
+  }
+  for (int n : BurstSizes()) {
     Log("scale: burst of " + std::to_string(n) + " new sessions vs bare spawns");
     const double floor_us = FloorBurst(n);
     LanewayBurst(n, floor_us);

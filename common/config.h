@@ -78,6 +78,10 @@ struct SupervisorConfig {
   uint32_t spawn_concurrency = 32;
   // Launches per second, at most (0 = bounded by spawn_concurrency alone).
   uint32_t spawn_rate = 0;
+  // Added to the supervisor's nice value for its workers (and so for the agents
+  // they run), 0..19: the supervisor, which must answer `status` and route every
+  // turn, outranks the work it supervises (docs/scaling.md, "CPU priority").
+  uint32_t worker_nice = 5;
   // Bytes of turn text held for turns not yet finished (queued or running): per
   // session and in total. A submit past either is rejected at once (docs/security.md).
   uint32_t max_queued_bytes_per_session = 16u << 20;

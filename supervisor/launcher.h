@@ -30,6 +30,7 @@ struct SpawnSpec {
   std::string program;                                         // absolute path of laneway-worker
   std::vector<std::string> args;                               // argv[1..]
   std::vector<std::pair<std::string, std::string>> extra_env;  // added to the inherited env
+  int nice = 0;  // added to the supervisor's nice value for the child ([supervisor] worker_nice)
 };
 
 struct LaunchResult {

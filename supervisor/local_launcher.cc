@@ -2,9 +2,11 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -121,7 +123,31 @@ void LocalLauncher::SignalGroup(pid_t pid, int sig) {
   }
 }
 
+// A child takes the nice value of the thread that creates it, so this thread
+// takes the workers' value before it spawns them: a worker is born at its
+// priority, before its exec and dynamic linking compete with the loop. Without
+// CAP_SYS_NICE a value can be raised but not lowered again; that is logged once.
+void LocalLauncher::ApplyNice(int more) {
+  const int nice = std::min(19, base_nice_ + more);
+  if (nice == thread_nice_) return;
+  errno = 0;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) == 0) {
+    thread_nice_ = nice;
+    return;
+  }
+  if (!nice_warned_) {
+    nice_warned_ = true;
+    LogLine(LogLevel::kWarn, "worker_nice_failed")
+        .Kv("nice", static_cast<int64_t>(nice))
+        .Kv("current", static_cast<int64_t>(thread_nice_))
+        .Kv("error", std::strerror(errno));
+  }
+}
+
 void LocalLauncher::Run() {
+  errno = 0;
+  const int current = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  if (errno == 0) base_nice_ = thread_nice_ = current;
   for (;;) {
     std::pair<uint64_t, SpawnSpec> req;
     {
@@ -133,6 +159,7 @@ void LocalLauncher::Run() {
     }
     LaunchResult r;
     r.worker_id = req.first;
+    ApplyNice(req.second.nice);
     auto pid = SpawnProcess(req.second);
     if (pid.ok()) {
       r.pid = *pid;

@@ -9,6 +9,9 @@
 // descriptor above stderr closed. The worker asks for PR_SET_PDEATHSIG itself; its
 // "parent" is this thread, which lives as long as the supervisor's loop.
 //
+// The thread runs at the supervisor's nice value plus [supervisor] worker_nice,
+// which each child inherits from it.
+//
 // The processes are children of the supervisor: their exits arrive as SIGCHLD on
 // the loop's signalfd, which reaps them with waitpid(-1), as before.
 #ifndef LANEWAY_SUPERVISOR_LOCAL_LAUNCHER_H_
@@ -38,6 +41,9 @@ class LocalLauncher : public Launcher {
  private:
   explicit LocalLauncher(int event_fd);
   void Run();
+  // This thread's nice value, the supervisor's own plus `more` (at most 19), which
+  // its children inherit.
+  void ApplyNice(int more);
 
   const int event_fd_;
   std::mutex mu_;
@@ -46,6 +52,9 @@ class LocalLauncher : public Launcher {
   std::deque<LaunchResult> results_;                     // guarded by mu_
   bool quit_ = false;                                    // guarded by mu_
   size_t in_flight_ = 0;                                 // loop thread only
+  int base_nice_ = 0;    // launcher thread only: the supervisor's nice value
+  int thread_nice_ = 0;  // launcher thread only
+  bool nice_warned_ = false;
   std::thread thread_;
 };
 

@@ -469,6 +469,7 @@ SpawnSpec WorkerPool::SpecFor(const Worker& w, const std::string& agent) const {
   // The agent command inherits these: `laneway spawn` finds the supervisor here.
   spec.extra_env = {{"LANEWAY_HOME", o.paths.home},
                     {"LANEWAY_CONTROL_ENDPOINT", o.paths.control_endpoint()}};
+  spec.nice = static_cast<int>(sc.worker_nice);
   return spec;
 }
 
