@@ -14,17 +14,18 @@ SAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
-# The parts that run threads: the HTTP and Telegram channel threads (in the
-# supervisor, reached by the gateway and Telegram integration tests), the journal's
-# job thread (the core logic tests), the worker's runner thread (openai runner
-# tests and conversations).
-TSAN_TESTS ?= CoreLogic|JournalTest|Durability|OpenAiRunner|OpenAiConversation|Telegram|GatewayWs|GatewayHttp|GatewayOpenAi|Bounds|RateLimit|OperatorStream
+# The parts that run threads, in the real binaries: the HTTP and Telegram channel
+# threads and the launcher thread (in the supervisor: gateway, Telegram, bounds and
+# rate-limit tests), the journal's job thread (durability tests: sync, compaction,
+# rewrite), the worker's runner thread (openai conversations, operator streams).
+TSAN_TESTS ?= Durability|OpenAiConversation|Telegram|GatewayWs|GatewayHttp|GatewayOpenAi|Bounds|RateLimit|OperatorStream
 SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/scripts/tsan.supp
 
-.PHONY: deps build run install uninstall test bench clean format deb sanitize tsan fuzz fuzz-build
+.PHONY: deps build run install uninstall test bench clean format deb sanitize sanitize-build \
+	sanitize-test tsan tsan-build tsan-test fuzz fuzz-build
 
 deps:
 	bash scripts/install-deps.sh
@@ -61,24 +62,37 @@ bench: deps
 	bash bench/run.sh $(BUILD)-bench
 
 # The whole suite built with AddressSanitizer + UBSan (clang); any report fails.
-sanitize: deps
+# SAN_OPT / TSAN_OPT are those builds' optimisation and debug flags (line tables
+# are enough for a report's stack). Each build has a -build target, so that CI can
+# build one while the previous suite runs (.ci/run).
+SAN_OPT ?= -O1 -gline-tables-only
+TSAN_OPT ?= -O1 -g1
+sanitize-build: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DLANEWAY_SANITIZE=ON -DLANEWAY_FUZZ=ON >/dev/null
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(SAN_OPT)" -DLANEWAY_SANITIZE=ON -DLANEWAY_FUZZ=ON >/dev/null
 	cmake --build $(SAN_BUILD) -j$(JOBS)
+
+sanitize-test:
 	cd $(SAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j$(JOBS) --timeout 600
 
+sanitize: sanitize-build
+	$(MAKE) sanitize-test
+
 # The multi-threaded parts built with ThreadSanitizer (g++); any report fails.
-tsan: deps
-	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLANEWAY_TSAN=ON >/dev/null
-	cmake --build $(TSAN_BUILD) -j$(JOBS) --target unit_tests integration_tests
+tsan-build: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(TSAN_OPT)" -DLANEWAY_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target integration_tests
+
+tsan-test:
 	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j$(JOBS) --timeout 600 \
 	  -R '$(TSAN_TESTS)'
 
+tsan: tsan-build
+	$(MAKE) tsan-test
+
 # libFuzzer targets (fuzz/), each run for FUZZ_SECONDS from its seed corpus.
-fuzz-build: deps
-	cmake -S . -B $(SAN_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DLANEWAY_SANITIZE=ON -DLANEWAY_FUZZ=ON >/dev/null
-	cmake --build $(SAN_BUILD) -j$(JOBS) --target fuzz_all
+fuzz-build: sanitize-build
 
 fuzz: fuzz-build
 	$(SAN_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh $(SAN_BUILD)
