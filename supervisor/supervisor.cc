@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "supervisor/core.h"
+#include "supervisor/leftovers.h"
 #include "supervisor/metrics.h"
 #include "supervisor/peer_auth.h"
 #include "supervisor/worker_pool.h"
@@ -158,6 +159,9 @@ Status Supervisor::Start(int* exit_code) {
     return lock.status();
   }
   instance_lock_ = std::move(lock).value();
+  // What an earlier supervisor of this home left running when it was killed
+  // (leftovers.h): ended before any worker of ours starts.
+  KillLeftovers(p.home);
 
   sigset_t mask;
   sigemptyset(&mask);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "supervisor/core.h"
 #include "supervisor/launcher.h"
+#include "supervisor/leftovers.h"
 #include "supervisor/session_table.h"
 #include "supervisor/turn_ledger.h"
 
@@ -466,9 +467,11 @@ SpawnSpec WorkerPool::SpecFor(const Worker& w, const std::string& agent) const {
                     "--lock-wait-ms", std::to_string(sc.heartbeat_timeout.count() / 2),
                     "--supervisor-pid", std::to_string(o.supervisor_pid), "--max-message-bytes",
                     std::to_string(sc.max_message_bytes)});
-  // The agent command inherits these: `laneway spawn` finds the supervisor here.
+  // The agent command inherits these: `laneway spawn` finds the supervisor here, and
+  // the next supervisor of this home knows what outlived this one (leftovers.h).
   spec.extra_env = {{"LANEWAY_HOME", o.paths.home},
-                    {"LANEWAY_CONTROL_ENDPOINT", o.paths.control_endpoint()}};
+                    {"LANEWAY_CONTROL_ENDPOINT", o.paths.control_endpoint()},
+                    {kSupervisedByEnv, o.paths.home}};
   spec.nice = static_cast<int>(sc.worker_nice);
   return spec;
 }
