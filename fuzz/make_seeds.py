@@ -198,3 +198,23 @@ write("telegram", "batch", "\x03" +
       '"type":"supergroup"},"message_thread_id":3,"text":"@laneway_bot hi",'
       '"entities":[{"type":"mention","offset":0,"length":12}]}}]')
 write("telegram", "split", "\x05" + "para one\n\npara two with a longer line\nand \U0001F600 emoji")
+
+# cron: byte 0 = mode (low two bits: 0 expression, 1 every, 2 at, 3 job as msgpack)
+# and zone (the rest, an index into cron_fuzz.cc's list); bytes 1..8 the instant.
+T0 = struct.pack("<Q", 1764547200000)  # 2025-12-01T00:00Z
+write("cron", "expr_weekdays", bytes([0]) + T0 + b"0 9 * * 1-5")
+write("cron", "expr_steps_names", bytes([0 | 4]) + T0 + b"*/15 2-4 1,15 JAN-MAR mon,fri")
+write("cron", "expr_macro", bytes([0 | 8]) + T0 + b"@daily")
+write("cron", "expr_both_days", bytes([0]) + T0 + b"30 2 13 * 5")
+write("cron", "every", bytes([1]) + T0 + b"15m")
+write("cron", "at_zone", bytes([2 | 4]) + T0 + b"2026-03-29T02:30")
+write("cron", "at_offset", bytes([2]) + T0 + b"2026-12-24T09:00+01:00")
+write("cron", "job_cron", bytes([3]) + T0 + mp({
+    "name": "daily", "agent": "main", "session": "ops", "message": "report",
+    "kind": "cron", "spec": "0 9 * * 1-5", "tz": "Europe/Berlin", "overlap": "skip",
+    "catch_up": "none", "deliver": True, "channel": "telegram", "to": "12345"}))
+write("cron", "job_every", bytes([3]) + T0 + mp({
+    "name": "tick", "agent": "main", "session": "s", "message": "t", "kind": "every",
+    "spec": "1m", "created_unix_ms": 1764547200000, "last_scheduled_unix_ms": 0,
+    "runs": [{"scheduled_unix_ms": 1, "fired_unix_ms": 2, "turn_id": 3, "status": "done",
+              "text": "ok", "missed": 0}]}))
