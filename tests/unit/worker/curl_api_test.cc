@@ -79,7 +79,7 @@ TEST(CurlApiTest, UnloadableLibraryIsAnErrorNamingIt) {
   auto api = CurlApi::Load(kMissing);
   ASSERT_FALSE(api.ok());
   EXPECT_EQ(api.status().code(), common::Status::Code::kUnavailable);
-  const std::string& m = api.status().message();
+  const std::string m = api.status().message();
   EXPECT_NE(m.find(std::string("cannot load ") + kMissing), std::string::npos) << m;
   EXPECT_NE(m.find("openai runner"), std::string::npos) << m;
   // dlerror's own words follow.
@@ -90,7 +90,7 @@ TEST(CurlApiTest, LibraryWithoutCurlsSymbolsIsAnErrorNamingTheSymbol) {
   // libm loads fine and has none of curl's functions: the first one is named.
   auto api = CurlApi::Load("libm.so.6");
   ASSERT_FALSE(api.ok());
-  const std::string& m = api.status().message();
+  const std::string m = api.status().message();
   EXPECT_NE(m.find("libm.so.6 has no symbol curl_global_init"), std::string::npos) << m;
 }
 
