@@ -26,6 +26,9 @@ grep -q "^ Version: ${version}\$" <<<"$info" || fail "version"
 grep -q '^ Architecture: amd64$' <<<"$info" || fail "architecture"
 grep -Eq '^ Depends: .*libzmq5' <<<"$info" || fail "Depends lacks libzmq5 (shlibdeps)"
 grep -Eq '^ Depends: .*libsystemd0' <<<"$info" || fail "Depends lacks libsystemd0"
+# laneway-worker dlopens libcurl.so.4 (worker/runners/curl_api.cc), which shlibdeps
+# cannot see; the supervisor links it, so libcurl4 must still be there.
+grep -Eq '^ Depends: .*libcurl4' <<<"$info" || fail "Depends lacks libcurl4 (the worker dlopens it)"
 grep -Eq '^ Depends: .*adduser' <<<"$info" || fail "Depends lacks adduser"
 for s in postinst prerm postrm conffiles; do
   grep -Eq "^ +[0-9]+ bytes, +[0-9]+ lines +\*? *${s}" <<<"$info" || fail "control file $s missing"

@@ -2,9 +2,11 @@
 // activity or after a slice, and between wake-ups this loop checks the idle time,
 // the deadline and cancellation itself. curl's own LOW_SPEED limits have a
 // granularity of seconds and no way to cancel from outside; this has neither gap.
+//
+// libcurl is not linked: every call goes through CurlApi (dlopen'ed on the first
+// request), so a worker that never posts never maps curl and its TLS libraries.
 #include "worker/runners/http_client.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -14,6 +16,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <set>
+
+#include "worker/runners/curl_api.h"
 
 namespace laneway::worker {
 
@@ -26,6 +30,7 @@ std::once_flag g_curl_init_once;
 CURLcode g_curl_init = CURLE_OK;
 
 struct Transfer {
+  const CurlApi* api = nullptr;
   HttpSink* sink = nullptr;
   HttpHead head;
   bool head_sent = false;
@@ -36,7 +41,7 @@ struct Transfer {
   bool SendHead() {
     if (head_sent) return true;
     head_sent = true;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &head.status);
+    api->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &head.status);
     if (!sink->OnHead(head)) aborted = true;
     return !aborted;
   }
@@ -97,82 +102,114 @@ curl_socket_t OpenSocket(void*, curlsocktype, struct curl_sockaddr* addr) {
 }  // namespace
 
 struct HttpClient::Impl {
+  std::string soname;  // empty: the process-wide CurlApi::Get()
+  bool tried = false;
+  common::Status start_error;  // why Start() failed, once tried
+  CurlApi api;
   CURLM* multi = nullptr;
+
+  // Loads libcurl and opens the multi handle, on the first request only; a failure
+  // is kept and returned for every later request (nothing changes between them).
+  common::Status Start();
+
   ~Impl() {
-    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (multi != nullptr) api.multi_cleanup(multi);
   }
 };
 
-HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpClient::~HttpClient() = default;
-
-common::Result<std::unique_ptr<HttpClient>> HttpClient::Create() {
-  std::call_once(g_curl_init_once, [] { g_curl_init = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (g_curl_init != CURLE_OK) {
-    return common::Status::Internal(std::string("libcurl init failed: ") +
-                                    curl_easy_strerror(g_curl_init));
+common::Status HttpClient::Impl::Start() {
+  if (tried) return start_error;
+  tried = true;
+  if (soname.empty()) {
+    auto got = CurlApi::Get();
+    if (!got.ok()) return start_error = got.status();
+    api = **got;
+  } else {
+    auto loaded = CurlApi::Load(soname.c_str());
+    if (!loaded.ok()) return start_error = loaded.status();
+    api = *loaded;
   }
-  auto impl = std::make_unique<Impl>();
+  std::call_once(g_curl_init_once, [this] { g_curl_init = api.global_init(CURL_GLOBAL_DEFAULT); });
+  if (g_curl_init != CURLE_OK) {
+    return start_error = common::Status::Internal(std::string("libcurl init failed: ") +
+                                                  api.easy_strerror(g_curl_init));
+  }
   // libcurl 7.88 opens its multi handle's wake-up socketpair without
   // SOCK_CLOEXEC; mark whatever curl_multi_init opened. (Another thread's new fd
   // marked too would do no harm: laneway wants every fd close-on-exec.)
   const std::set<int> before = OpenFds();
-  impl->multi = curl_multi_init();
-  if (impl->multi == nullptr) return common::Status::Internal("curl_multi_init failed");
+  multi = api.multi_init();
+  if (multi == nullptr) return start_error = common::Status::Internal("curl_multi_init failed");
   for (int fd : OpenFds()) {
     if (before.count(fd) != 0) continue;
     int flags = ::fcntl(fd, F_GETFD);
     if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
+  return start_error;
+}
+
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpClient::~HttpClient() = default;
+
+common::Result<std::unique_ptr<HttpClient>> HttpClient::Create(std::string curl_soname) {
+  auto impl = std::make_unique<Impl>();
+  impl->soname = std::move(curl_soname);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
 HttpResult HttpClient::Post(const HttpRequest& req, HttpSink& sink,
                             const std::function<bool()>& cancelled) {
   HttpResult result;
+  if (common::Status st = impl_->Start(); !st.ok()) {
+    result.end = HttpEnd::kUnavailable;
+    result.error = st.message();
+    return result;
+  }
+  const CurlApi& api = impl_->api;
   // A transfer stopped early (idle, deadline, cancel) may have left its message.
   int stale = 0;
-  while (curl_multi_info_read(impl_->multi, &stale) != nullptr) {
+  while (api.multi_info_read(impl_->multi, &stale) != nullptr) {
   }
-  CURL* easy = curl_easy_init();
+  CURL* easy = api.easy_init();
   if (easy == nullptr) {
     result.error = "curl_easy_init failed";
     return result;
   }
   curl_slist* headers = nullptr;
-  for (const std::string& h : req.headers) headers = curl_slist_append(headers, h.c_str());
+  for (const std::string& h : req.headers) headers = api.slist_append(headers, h.c_str());
   Transfer t;
+  t.api = &api;
   t.sink = &sink;
   t.easy = easy;
   t.last_byte = Clock::now();
   char errbuf[CURL_ERROR_SIZE] = {0};
 
-  curl_easy_setopt(easy, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req.body.data());
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnWrite);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever curl can decode
-  curl_multi_add_handle(impl_->multi, easy);
+  api.easy_setopt(easy, CURLOPT_URL, req.url.c_str());
+  api.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  api.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(easy, CURLOPT_POST, 1L);
+  api.easy_setopt(easy, CURLOPT_POSTFIELDS, req.body.data());
+  api.easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+  api.easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  api.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
+  api.easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+  api.easy_setopt(easy, CURLOPT_HEADERDATA, &t);
+  api.easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnWrite);
+  api.easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+  api.easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
+  api.easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+  api.easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  api.easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever curl can decode
+  api.multi_add_handle(impl_->multi, easy);
 
   bool stopped = false;
   for (;;) {
     int running = 0;
-    CURLMcode mc = curl_multi_perform(impl_->multi, &running);
+    CURLMcode mc = api.multi_perform(impl_->multi, &running);
     if (mc != CURLM_OK) {
       result.end = t.head_sent ? HttpEnd::kDropped : HttpEnd::kNoResponse;
-      result.error = curl_multi_strerror(mc);
+      result.error = api.multi_strerror(mc);
       stopped = true;
       break;
     }
@@ -201,13 +238,13 @@ HttpResult HttpClient::Post(const HttpRequest& req, HttpSink& sink,
         std::min({std::chrono::duration_cast<milliseconds>(req.deadline - now),
                   std::chrono::duration_cast<milliseconds>(t.last_byte + req.idle_timeout - now),
                   kPollSlice});
-    curl_multi_poll(impl_->multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait.count(), 1)),
-                    nullptr);
+    api.multi_poll(impl_->multi, nullptr, 0, static_cast<int>(std::max<int64_t>(wait.count(), 1)),
+                   nullptr);
   }
   if (!stopped) {
     CURLcode code = CURLE_OK;
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(impl_->multi, &left)) {
+    while (CURLMsg* msg = api.multi_info_read(impl_->multi, &left)) {
       if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) code = msg->data.result;
     }
     if (code == CURLE_OK) {
@@ -222,16 +259,16 @@ HttpResult HttpClient::Post(const HttpRequest& req, HttpSink& sink,
       result.end = t.head_sent || t.head.status != 0 ? HttpEnd::kDropped : HttpEnd::kNoResponse;
       if (result.end == HttpEnd::kNoResponse) {
         long status = 0;
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        api.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         if (status != 0) result.end = HttpEnd::kDropped;
       }
-      result.error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(code);
+      result.error = errbuf[0] != '\0' ? errbuf : api.easy_strerror(code);
     }
   }
   result.got_head = t.head_sent;
-  curl_multi_remove_handle(impl_->multi, easy);
-  curl_easy_cleanup(easy);
-  curl_slist_free_all(headers);
+  api.multi_remove_handle(impl_->multi, easy);
+  api.easy_cleanup(easy);
+  api.slist_free_all(headers);
   return result;
 }
 

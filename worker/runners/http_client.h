@@ -1,5 +1,9 @@
 // HttpClient: one streamed HTTP POST at a time over libcurl, for the openai runner.
 //
+// libcurl is loaded at run time (worker/runners/curl_api.h), on the client's first
+// Post, not linked: workers that never post never map it. If it cannot be loaded,
+// every Post ends kUnavailable with an error naming the library or symbol.
+//
 // The transfer runs in the calling thread on curl's multi interface, so the loop
 // can enforce laneway's own limits precisely: the idle timeout (no byte from the
 // server for `idle_timeout`, counted from the start of the request), the turn's
@@ -55,13 +59,14 @@ class HttpSink {
 };
 
 enum class HttpEnd {
-  kComplete,    // the whole response arrived
-  kNoResponse,  // nothing came back: refused, reset, DNS, connect timeout
-  kDropped,     // the response started and was cut (reset, truncated body)
-  kIdle,        // no byte for idle_timeout
-  kDeadline,    // the request's deadline passed
-  kAborted,     // the sink said stop
-  kCancelled,   // `cancelled` said stop
+  kComplete,     // the whole response arrived
+  kNoResponse,   // nothing came back: refused, reset, DNS, connect timeout
+  kDropped,      // the response started and was cut (reset, truncated body)
+  kIdle,         // no byte for idle_timeout
+  kDeadline,     // the request's deadline passed
+  kAborted,      // the sink said stop
+  kCancelled,    // `cancelled` said stop
+  kUnavailable,  // libcurl could not be loaded or started: nothing was sent
 };
 
 struct HttpResult {
@@ -74,8 +79,9 @@ class HttpClient {
  public:
   static constexpr std::chrono::milliseconds kPollSlice{50};
 
-  // Fails only if libcurl cannot start.
-  static common::Result<std::unique_ptr<HttpClient>> Create();
+  // Cheap: libcurl is loaded by the first Post. `curl_soname` is for tests (an
+  // unloadable library); empty means CurlApi::Get(), libcurl.so.4 once per process.
+  static common::Result<std::unique_ptr<HttpClient>> Create(std::string curl_soname = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

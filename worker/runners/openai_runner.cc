@@ -354,7 +354,8 @@ TurnOutput OpenAiRunner::Run(const TurnInput& in, RunContext& context) {
         with_facts(false);
         return finish(false, where + why, answered_by);
       }
-      if (r.end == HttpEnd::kCancelled || r.end == HttpEnd::kDeadline || r.end == HttpEnd::kIdle) {
+      if (r.end == HttpEnd::kCancelled || r.end == HttpEnd::kDeadline || r.end == HttpEnd::kIdle ||
+          r.end == HttpEnd::kUnavailable) {  // no libcurl: no retry can help
         with_facts(false);
         return finish(false, where + r.error, model);
       }
