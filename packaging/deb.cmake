@@ -60,7 +60,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # laneway_<version>_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # dpkg-shlibdeps: libzmq5, libcurl4, libsystemd0, ...
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# libcurl4 by name too: the worker dlopens it for the openai runner (curl_api.h), which
+# dpkg-shlibdeps cannot see.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libcurl4")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/packaging/debian/postinst ${CMAKE_SOURCE_DIR}/packaging/debian/prerm
