@@ -34,7 +34,7 @@ using common::Value;
 using Json = nlohmann::json;
 
 constexpr auto kRetryAfter = std::chrono::seconds(20);
-constexpr int kIpcInFlight = 8;
+constexpr int kIpcInFlight = 16;
 
 std::string SessionName(const std::string& prefix, int index, int count, std::mt19937_64& rng) {
   return prefix + std::to_string(index + static_cast<int>(rng() % static_cast<uint64_t>(count)));

@@ -37,55 +37,19 @@ namespace {
 using common::Value;
 using testing::Call;
 
-// The test agent. What a turn does depends on how its message starts; every
-// answer starts with "LS=<the session it ran in>|" and echoes the message.
-constexpr const char* kAgent = R"(#!/bin/sh
-msg=$(cat)
-hdr="LS=$LANEWAY_SESSION|"
-case "$msg" in
-  stream*)
-    for i in 1 2 3 4; do printf '%s part%s %s\n' "$hdr" "$i" "$msg"; sleep 0.05; done
-    exit 0 ;;
-  hang*)
-    exec sleep 30 ;;
-  exit1*)
-    echo "exit 1 on purpose" >&2
-    exit 1 ;;
-  segv*)
-    kill -SEGV $$
-    sleep 5 ;;
-  ignterm*)
-    trap '' TERM
-    sleep 30
-    exit 0 ;;
-  fork*)
-    (trap '' TERM; exec sleep 120) >/dev/null 2>&1 &
-    gc=$!
-    st=$(cut -d' ' -f22 /proc/$gc/stat)
-    wst=$(cut -d' ' -f22 /proc/$PPID/stat)
-    echo "$gc $st $PPID $wst" > "$LANEWAY_HOME/gc/$gc.$st"
-    printf '%s %s' "$hdr" "$msg"
-    exit 0 ;;
-  garbage*)
-    printf '%s %s \377\376\300 not utf-8\n' "$hdr" "$msg"
-    head -c 65536 /dev/zero | tr '\0' 'x'
-    exit 0 ;;
-esac
-printf '%s %s' "$hdr" "$msg"
-)";
 
 int64_t EnvInt(const char* name, int64_t def) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoll(v) : def;
 }
 
-std::string Config(const std::string& home, const testing::TelegramDouble& tg, int reload) {
+std::string Config(const testing::TelegramDouble& tg, int reload) {
   return "# soak config, reload " + std::to_string(reload) +
          "\n[supervisor]\nheartbeat_interval = \"200ms\"\nheartbeat_timeout = \"2s\"\n"
          "drain_timeout = \"5s\"\nmax_workers = 256\nspawn_concurrency = 64\n"
          "remember_turns = 20000\n\n"
          "[agents.main]\nrunner = \"exec\"\ncommand = [\"" +
-         home + "/agent.sh\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n"
+         testing::BinDir() + "/soak_agent\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n"
          "[channels.http]\nmax_connections = 4096\n\n" +
          testing::TelegramTable(tg);
 }
@@ -95,6 +59,7 @@ struct Sample {
   int generation;
   int fds;
   int64_t rss_kb;
+  int workers;  // live workers the supervisor listed
 };
 
 struct TrackedWorker {
@@ -141,7 +106,7 @@ class Soak {
 
   bool StartSupervisor(bool first) {
     if (!sup_) sup_ = std::make_unique<testing::SupervisorProcess>(home_, env_);
-    if (!sup_->Start(first ? Config(home_.path(), tg_, reloads_) : "")) {
+    if (!sup_->Start(first ? Config(tg_, reloads_) : "")) {
       std::fprintf(stderr, "soak: supervisor did not start:\n%s\n", sup_->Log().c_str());
       return false;
     }
@@ -154,12 +119,25 @@ class Soak {
   void Observe() {
     ReapOrphans({sup_pid()});
     const pid_t sp = sup_pid();
-    if (sp > 0) {
-      const double progress =
-          static_cast<double>(sh_.issued.load()) / static_cast<double>(sh_.opt.turns);
-      samples_.push_back({progress, sh_.generation.load(), CountFds(sp), RssKb(sp)});
-    }
     Value rows = Call(home_, "workers");
+    if (sp > 0 && rows.is_array()) {
+      const double progress =
+          static_cast<double>(sh_.resolved.load()) / static_cast<double>(sh_.opt.turns);
+      samples_.push_back({progress, sh_.generation.load(), CountFds(sp), RssKb(sp),
+                          static_cast<int>(rows.as_array().size())});
+      if (sh_.opt.verbose) {
+        std::fprintf(stderr,
+                     "sample t=%.1f progress=%.3f gen=%d fds=%d rss_kb=%lld workers=%d "
+                     "ipc=%lld ws=%lld http=%lld tg=%lld resolved=%lld\n",
+                     std::chrono::duration<double>(Clock::now() - t0_).count(), progress,
+                     sh_.generation.load(), samples_.back().fds,
+                     static_cast<long long>(samples_.back().rss_kb), samples_.back().workers,
+                     static_cast<long long>(sh_.ipc.load()), static_cast<long long>(sh_.ws.load()),
+                     static_cast<long long>(sh_.http.load()),
+                     static_cast<long long>(sh_.telegram.load()),
+                     static_cast<long long>(sh_.resolved.load()));
+      }
+    }
     if (rows.is_array()) {
       std::set<pid_t> listed;
       for (const Value& r : rows.as_array()) {
@@ -273,7 +251,7 @@ class Soak {
 
   void Reload() {
     ++reloads_;
-    home_.Write("laneway.toml", Config(home_.path(), tg_, reloads_));
+    home_.Write("laneway.toml", Config(tg_, reloads_));
     if (reloads_ % 2) {
       sup_->Signal(SIGHUP);
     } else {
@@ -314,10 +292,10 @@ class Soak {
       ::poll(nullptr, 0, 50 + static_cast<int>(rng_() % 250));
       ContinueDue(false);
       Observe();
-      const double progress = static_cast<double>(sh_.issued.load()) / static_cast<double>(turns);
+      const double progress = static_cast<double>(sh_.resolved.load()) / static_cast<double>(turns);
       // Supervisor kills at evenly spaced points of [0.1, 0.45] of the run, so the
       // last incarnation covers the measured windows [0.5, 0.6] and [0.9, 1].
-      if (next_sup_kill < planned && progress >= 0.1 + 0.35 * next_sup_kill / planned) {
+      if (!std::getenv("SOAK_NO_CHAOS") && next_sup_kill < planned && progress >= 0.1 + 0.35 * next_sup_kill / planned) {
         ++next_sup_kill;
         if (!KillSupervisor()) {
           ledger_.Violation("supervisor did not come back after a SIGKILL");
@@ -326,8 +304,9 @@ class Soak {
         }
         continue;
       }
-      if (progress >= 1.0) continue;  // the budget is spent: let the doors finish
+      if (sh_.issued.load() >= turns) continue;  // the budget is spent: let the doors finish
       const uint64_t x = rng_() % 100;
+      if (std::getenv("SOAK_NO_CHAOS")) continue;
       if (x < 40) {
         KillWorker();
       } else if (x < 70) {
@@ -430,6 +409,7 @@ class Soak {
   testing::TempHome& home_;
   testing::TelegramDouble& tg_;
   std::mt19937_64 rng_;
+  Clock::time_point t0_ = Clock::now();
   testing::Env env_;
   std::unique_ptr<testing::SupervisorProcess> sup_;
   std::string mounted_;
@@ -495,6 +475,16 @@ int64_t CheckCron(testing::TempHome& home, Ledger& ledger) {
     ledger.Violation("cron.runs failed: " + common::ToJson(r));
     return 0;
   }
+  // The job was disabled when the doors finished; its last run may still be going.
+  for (int i = 0; i < 150; ++i) {
+    bool pending = false;
+    for (const Value& run : runs->as_array()) pending |= testing::StrField(run, "status") == "pending";
+    if (!pending) break;
+    ::poll(nullptr, 0, 200);
+    r = Call(home, "cron.runs", f);
+    runs = r.Find("runs");
+    if (!runs || !runs->is_array()) return 0;
+  }
   std::set<int64_t> scheduled, turns;
   int64_t n = 0;
   for (const Value& run : runs->as_array()) {
@@ -509,7 +499,10 @@ int64_t CheckCron(testing::TempHome& home, Ledger& ledger) {
       ledger.Violation("cron: turn " + std::to_string(t) + " recorded for two runs");
     }
     if (status == "pending") {
-      ledger.Violation("cron: run of turn " + std::to_string(t) + " still pending at the end");
+      Value q = Value::MakeMap();
+      q.Set("turn_id", t);
+      ledger.Violation("cron: run of turn " + std::to_string(t) + " still pending at the end; turn: " +
+                       common::ToJson(Call(home, "turn", q)));
     }
   }
   return n;
@@ -530,9 +523,16 @@ int Main() {
   testing::TempHome home;
   sh.home = home.path();
   sh.http_token = "soak-token-" + std::to_string(::getpid());
-  home.Write("agent.sh", kAgent, 0755);
   ::mkdir((home.path() + "/gc").c_str(), 0755);
+  // The double's tracebacks of connections cut by a supervisor kill go to a file.
+  const int saved_err = ::dup(2);
+  const int double_log =
+      ::open((home.path() + "/telegram_double.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ::dup2(double_log, 2);
   testing::TelegramDouble tg;
+  ::dup2(saved_err, 2);
+  ::close(saved_err);
+  ::close(double_log);
   if (!tg.ok()) {
     std::printf("soak: the Telegram double did not start\n");
     return 2;
@@ -589,6 +589,15 @@ int Main() {
   }
   for (auto& t : threads) t.join();
 
+  {
+    Value f = Value::MakeMap();
+    f.Set("name", "soak");
+    Value patch = Value::MakeMap();
+    patch.Set("enabled", false);
+    f.Set("patch", patch);
+    Value r = Call(home, "cron.update", f);
+    if (r.Find("error")) ledger.Violation("cron.update (disable) failed: " + common::ToJson(r));
+  }
   ResolveByKey(home, ledger);
   const TelegramDoor::Result tgr = tg_door.Check(ledger, sh.sup_kills.load(), std::chrono::seconds(120));
   int64_t cross = 0;
