@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -137,9 +138,14 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
         continue;
       }
       if (status == "rejected" && (!tid || !tid->is_int())) {
+        // Refused before acceptance (a full journal disk, a bound): the same turn
+        // is sent again a little later, so refusals do not eat the budget.
+        if (sh.opt.verbose) {
+          std::fprintf(stderr, "ipc rejected %s: %s\n", p.key.c_str(),
+                       m->GetStringOr("error", "").value().c_str());
+        }
         sh.refused.fetch_add(1);
-        sh.resolved.fetch_add(1);
-        pending.erase(it);
+        p.sent = Clock::now() - kRetryAfter + std::chrono::milliseconds(200);
         continue;
       }
       const std::string text = status == "replied" ? m->GetStringOr("reply", "").value()
@@ -148,16 +154,15 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
       sh.resolved.fetch_add(1);
       pending.erase(it);
     } else if (type == common::msg::kError) {
-      // Refused before acceptance (a full journal disk, a bound): not acknowledged,
-      // unless an earlier attempt was; then it is asked again later.
-      auto e = ledger.Get(p.key);
-      if (e && e->acknowledged) {
-        p.sent = Clock::now();
-        continue;
-      }
+      // Refused before acceptance (a full journal disk, a bound), or an error
+      // after it: asked again a little later with the same key.
       sh.refused.fetch_add(1);
-      sh.resolved.fetch_add(1);
-      pending.erase(it);
+      if (sh.opt.verbose) {
+        std::fprintf(stderr, "ipc refused %s: %s %s\n", p.key.c_str(),
+                     m->GetStringOr("code", "").value().c_str(),
+                     m->GetStringOr("error", "").value().c_str());
+      }
+      p.sent = Clock::now() - kRetryAfter + std::chrono::milliseconds(200);
     }
   }
 }
@@ -296,11 +301,11 @@ void RunWsDoor(Shared& sh, Ledger& ledger, int index, int threads) {
           const std::string msg = err.is_object() ? err.value("message", "") : "";
           const std::string status = StatusOfError(msg);
           if (status == "error") {
-            // Not a turn's outcome (unavailable, journal refused it): refused
-            // unless it was acknowledged, then asked again.
-            auto e = ledger.Get(key);
-            if (e && e->acknowledged) break;
+            // Not a turn's outcome (unavailable, the journal refused it): asked
+            // again with the same key.
             sh.refused.fetch_add(1);
+            if (sh.opt.verbose) std::fprintf(stderr, "ws refused %s: %s\n", key.c_str(), msg.c_str());
+            break;
           } else {
             ledger.Outcome(key, 0, status, msg);
           }
@@ -326,6 +331,8 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
     const Mode mode = PickMode(rng());
     ledger.Begin(key, "http", session, token, mode);
     sh.http.fetch_add(1);
+    for (int attempt = 0; attempt < 50 && !sh.abort.load(); ++attempt) {
+    if (attempt > 0) Nap(200);
     while (sh.sup_down.load() && !sh.abort.load()) Nap(20);
     const int gen = sh.generation.load();
     const int64_t kills = sh.sup_kills.load();
@@ -352,7 +359,6 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
     }
     beast::flat_buffer buf;
     if (!ec) bhttp::read(sock, buf, res, ec);
-    sh.resolved.fetch_add(1);
     if (ec) {
       if (gen != sh.generation.load() || kills != sh.sup_kills.load() || sh.sup_down.load() ||
           addr.empty()) {
@@ -361,7 +367,7 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
         ledger.Violation("http " + key + ": request failed without a supervisor kill: " +
                          ec.message());
       }
-      continue;
+      break;  // not acknowledged: it may have run, so it is not sent again
     }
     const int code = static_cast<int>(res.result_int());
     Json body = Json::parse(res.body(), nullptr, false);
@@ -379,8 +385,12 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
                             : res.body();
       ledger.Outcome(key, 0, "failed", msg);
     } else {
-      sh.refused.fetch_add(1);  // 429 queue full, 503 draining / core unavailable
+      sh.refused.fetch_add(1);  // 429 queue full, 503 draining / core unavailable: again
+      continue;
     }
+    break;
+    }
+    sh.resolved.fetch_add(1);
   }
 }
 

