@@ -52,6 +52,15 @@ struct IpcPending {
 
 }  // namespace
 
+void Shared::UnparkIfParked(const std::string& error, const std::string& session) {
+  if (error.find("parked") == std::string::npos) return;
+  auto c = cli::Client::Connect(common::PathsForHome(home));
+  if (!c.ok()) return;
+  Value req = common::NewMessage("restart");
+  req.Set("session", "agent:main:" + session);
+  if ((*c)->Call(req, std::chrono::seconds(10)).ok()) unparked.fetch_add(1);
+}
+
 void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
   std::mt19937_64 rng(sh.opt.seed * 1000 + 1 + static_cast<uint64_t>(index));
   const common::Paths paths = common::PathsForHome(sh.home);
@@ -145,6 +154,7 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
                        m->GetStringOr("error", "").value().c_str());
         }
         sh.refused.fetch_add(1);
+        sh.UnparkIfParked(m->GetStringOr("error", "").value(), p.session);
         p.sent = Clock::now() - kRetryAfter + std::chrono::milliseconds(200);
         continue;
       }
@@ -162,6 +172,7 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
                      m->GetStringOr("code", "").value().c_str(),
                      m->GetStringOr("error", "").value().c_str());
       }
+      sh.UnparkIfParked(m->GetStringOr("error", "").value(), p.session);
       p.sent = Clock::now() - kRetryAfter + std::chrono::milliseconds(200);
     }
   }
@@ -305,6 +316,7 @@ void RunWsDoor(Shared& sh, Ledger& ledger, int index, int threads) {
             // again with the same key.
             sh.refused.fetch_add(1);
             if (sh.opt.verbose) std::fprintf(stderr, "ws refused %s: %s\n", key.c_str(), msg.c_str());
+            sh.UnparkIfParked(msg, session);
             break;
           } else {
             ledger.Outcome(key, 0, status, msg);
@@ -379,13 +391,19 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
       }
       ledger.Outcome(key, 0, "replied", text);
     } else if (code == 500) {
-      ledger.Acknowledged(key, 0, gen);
       std::string msg = body.is_object() && body.contains("error")
                             ? body["error"].value("message", "")
                             : res.body();
+      if (msg.find("parked") != std::string::npos || msg.find("not accepted") != std::string::npos) {
+        sh.refused.fetch_add(1);  // refused before acceptance: again
+        sh.UnparkIfParked(msg, session);
+        continue;
+      }
+      ledger.Acknowledged(key, 0, gen);
       ledger.Outcome(key, 0, "failed", msg);
     } else {
       sh.refused.fetch_add(1);  // 429 queue full, 503 draining / core unavailable: again
+      sh.UnparkIfParked(res.body(), session);
       continue;
     }
     break;

@@ -38,6 +38,15 @@ using common::Value;
 using testing::Call;
 
 
+// The journal's tmpfs, for the SIGTERM/SIGINT handler; processes die by PDEATHSIG.
+char g_mount[512];
+
+void OnFatalSignal(int sig) {
+  if (g_mount[0]) ::umount2(g_mount, MNT_DETACH);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
 int64_t EnvInt(const char* name, int64_t def) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoll(v) : def;
@@ -97,11 +106,15 @@ class Soak {
       return false;
     }
     mounted_ = dir;
+    std::snprintf(g_mount, sizeof g_mount, "%s", dir.c_str());
+    ::signal(SIGTERM, OnFatalSignal);
+    ::signal(SIGINT, OnFatalSignal);
     return true;
   }
   void Unmount() {
     if (!mounted_.empty()) ::umount2(mounted_.c_str(), MNT_DETACH);
     mounted_.clear();
+    g_mount[0] = 0;
   }
 
   bool StartSupervisor(bool first) {
@@ -254,7 +267,8 @@ class Soak {
     sup_->WaitExit(std::chrono::seconds(10));
     ++sup_kills_;
     sh_.sup_kills.fetch_add(1);
-    stopped_.clear();  // its workers die with it (PR_SET_PDEATHSIG)
+    // Workers stopped for a moment are still continued when due: a stopped process
+    // cannot act on PR_SET_PDEATHSIG's SIGTERM until then.
     const bool ok = StartSupervisor(false);
     sh_.generation.fetch_add(1);
     sh_.sup_down.store(false);
@@ -416,8 +430,8 @@ class Soak {
   }
 
   std::string ChaosText() const {
-    std::string d = mounted_.empty() && diskfulls_ == 0 ? "skipped(" + diskfull_skip_ + ")"
-                                                        : std::to_string(diskfulls_);
+    std::string d = diskfull_skip_.empty() ? std::to_string(diskfulls_)
+                                           : "skipped(" + diskfull_skip_ + ")";
     return "kill:" + std::to_string(kills_) + ",stop:" + std::to_string(stops_) +
            ",sup_kill:" + std::to_string(sup_kills_) + ",reload:" + std::to_string(reloads_) +
            ",diskfull:" + d;
@@ -674,7 +688,7 @@ int Main() {
       "soak: turns=%lld acknowledged=%lld outcomes=%lld violations=%zu "
       "doors=ipc:%lld,ws:%lld,http:%lld,telegram:%lld,cron:%lld chaos=%s fd=%s rss=%s "
       "refused=%lld http_cut=%lld tg_answered=%lld tg_repeated=%lld crosschecked=%lld "
-      "known=%s elapsed=%.1fs\n",
+      "unparked=%lld known=%s elapsed=%.1fs\n",
       static_cast<long long>(sh.issued.load()), static_cast<long long>(ledger.AcknowledgedCount()),
       static_cast<long long>(ledger.OutcomeCount()), v.size(),
       static_cast<long long>(sh.ipc.load()), static_cast<long long>(sh.ws.load()),
@@ -682,7 +696,8 @@ int Main() {
       static_cast<long long>(sh.cron.load()), soak.ChaosText().c_str(), fd_text.c_str(),
       rss_text.c_str(), static_cast<long long>(sh.refused.load()),
       static_cast<long long>(sh.http_cut.load()), static_cast<long long>(tgr.answered),
-      static_cast<long long>(tgr.repeated), static_cast<long long>(cross), known_text.c_str(),
+      static_cast<long long>(tgr.repeated), static_cast<long long>(cross),
+      static_cast<long long>(sh.unparked.load()), known_text.c_str(),
       elapsed);
   std::fflush(stdout);
   return v.empty() ? 0 : 1;

@@ -57,12 +57,16 @@ struct Shared {
   std::atomic<int64_t> ipc{0}, ws{0}, http{0}, telegram{0}, cron{0};
   std::atomic<int64_t> http_cut{0};       // HTTP requests cut by a supervisor kill
   std::atomic<int64_t> refused{0};        // submits refused before acceptance
+  std::atomic<int64_t> unparked{0};       // parked sessions the soak restarted
   std::string http_token;
 
   // The home's gateway address (run/http.addr), "" if absent.
   std::string GatewayAddr() const;
   // Takes the next turn number of the budget, or -1 when it is spent.
   int64_t TakeTurn();
+  // A session parked after repeated worker deaths refuses turns until an operator
+  // restarts it: the soak does, as `laneway restart` would, if `error` says so.
+  void UnparkIfParked(const std::string& error, const std::string& session);
 };
 
 // A turn's text: "<mode> sess=<name> tok=<token>." The agent echoes it after
