@@ -53,11 +53,17 @@ struct IpcPending {
 }  // namespace
 
 void Shared::UnparkIfParked(const std::string& error, const std::string& session) {
-  if (error.find("parked") == std::string::npos) return;
+  // "session <full key> is parked after repeated worker deaths; ..." (the HTTP
+  // door's sessions are agent:main:openai-user:<name>, so the key is read from it).
+  const size_t at = error.find("session agent:");
+  const size_t end = error.find(" is parked");
+  if (at == std::string::npos || end == std::string::npos || end <= at + 8) return;
+  const std::string key = error.substr(at + 8, end - at - 8);
+  if (key.find(session) == std::string::npos) return;
   auto c = cli::Client::Connect(common::PathsForHome(home));
   if (!c.ok()) return;
   Value req = common::NewMessage("restart");
-  req.Set("session", "agent:main:" + session);
+  req.Set("session", key);
   if ((*c)->Call(req, std::chrono::seconds(10)).ok()) unparked.fetch_add(1);
 }
 
