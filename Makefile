@@ -25,7 +25,7 @@ SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_st
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/scripts/tsan.supp
 
 .PHONY: deps build run install uninstall test bench clean format deb sanitize sanitize-build \
-	sanitize-test tsan tsan-build tsan-test fuzz fuzz-build
+	sanitize-test tsan tsan-build tsan-test fuzz fuzz-build soak
 
 deps:
 	bash scripts/install-deps.sh
@@ -55,6 +55,14 @@ deb: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
+
+# The chaos soak with a ledger (docs/soak.md): SOAK_TURNS turns through every door
+# at once under chaos; one summary line, non-zero exit on any violation.
+SOAK_TURNS ?= 2000
+soak: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLANEWAY_WERROR=$(WERROR) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target laneway-soak
+	SOAK_TURNS=$(SOAK_TURNS) $(BUILD)/bin/laneway-soak
 
 bench: deps
 	cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release -DLANEWAY_BUILD_TESTS=OFF -DLANEWAY_BUILD_BENCH=ON >/dev/null
