@@ -220,7 +220,7 @@ const Field<SC> kSupervisorFields[] = {
     {"remember_turns", &SC::remember_turns, 1, 10'000'000},
     {"remember_for", &SC::remember_for},  // ReadDuration: > 0 and at most 365d
     {"spare_workers", &SC::spare_workers, 0, 10'000},
-    {"spawn_concurrency", &SC::spawn_concurrency, 1, 10'000},
+    {"spawn_concurrency", &SC::spawn_concurrency, 0, 10'000},
     {"spawn_rate", &SC::spawn_rate, 0, 1'000'000},
     {"worker_nice", &SC::worker_nice, 0, 19},
     {"max_queued_bytes_per_session", &SC::max_queued_bytes_per_session, 1'024, 4'000'000'000},

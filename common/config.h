@@ -74,8 +74,9 @@ struct SupervisorConfig {
   std::chrono::milliseconds remember_for{std::chrono::hours(24)};
   // Workers started ahead of need, bound to a session on its first turn (0 = none).
   uint32_t spare_workers = 0;
-  // Workers launched that have not said hello yet, at most (the rest wait their turn).
-  uint32_t spawn_concurrency = 32;
+  // Workers launched that have not said hello yet, at most (the rest wait their turn);
+  // 0 = four per CPU (EffectiveSpawnConcurrency, supervisor/worker_pool.h).
+  uint32_t spawn_concurrency = 0;
   // Launches per second, at most (0 = bounded by spawn_concurrency alone).
   uint32_t spawn_rate = 0;
   // Added to the supervisor's nice value for its workers (and so for the agents

@@ -4,8 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "common/agent_settings.h"
 #include "common/log.h"
@@ -499,11 +501,22 @@ void WorkerPool::AddSpares() {
   }
 }
 
+uint32_t EffectiveSpawnConcurrency(const common::SupervisorConfig& sc) {
+  if (sc.spawn_concurrency > 0) return sc.spawn_concurrency;
+  // 0: four launches in flight per CPU. More only queue for the CPU, and the loop
+  // then waits behind them (docs/scaling.md, "CPU priority").
+  static const uint32_t automatic = [] {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return std::max<uint32_t>(4, 4 * (cpus == 0 ? 1 : cpus));
+  }();
+  return automatic;
+}
+
 void WorkerPool::Pump() {
   AddSpares();
   const auto& sc = core_.config().supervisor;
   const auto now = core_.clock().Now();
-  while (hello_pending_ < sc.spawn_concurrency &&
+  while (hello_pending_ < EffectiveSpawnConcurrency(sc) &&
          (!launch_queue_.empty() || !spare_launch_queue_.empty())) {
     std::deque<uint64_t>& q = launch_queue_.empty() ? spare_launch_queue_ : launch_queue_;
     Worker* w = FindMutable(q.front());

@@ -29,6 +29,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/config.h"
 #include "common/value.h"
 #include "supervisor/core_types.h"
 #include "supervisor/launcher.h"
@@ -37,6 +38,9 @@
 namespace laneway::supervisor {
 
 class Core;
+
+// spawn_concurrency as configured, or for 0 (the default) four per CPU, at least 4.
+uint32_t EffectiveSpawnConcurrency(const common::SupervisorConfig& sc);
 
 class WorkerPool {
  public:
