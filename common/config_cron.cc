@@ -38,7 +38,10 @@ const Key<SubagentsConfig> kSubagentKeys[] = {
 template <typename Cfg, size_t N>
 void ReadKeys(const Key<Cfg> (&keys)[N], std::string_view section, const toml::table& t,
               const ConfigFail& fail, Cfg& cfg) {
-  for (auto&& [k, node] : t) {
+  for (auto&& [k, node_binding] : t) {
+    // A reference, not the binding itself: clang 14 (the fuzz and sanitizer build)
+    // cannot capture a structured binding in a lambda.
+    const toml::node& node = node_binding;
     const std::string key = std::string(section) + "." + std::string(k.str());
     const Key<Cfg>* found = nullptr;
     for (const Key<Cfg>& candidate : keys) {
