@@ -32,6 +32,8 @@ std::string ReadEnviron(pid_t pid, size_t max) {
   return out;
 }
 
+}  // namespace
+
 std::string CommandOf(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/comm";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -43,8 +45,6 @@ std::string CommandOf(pid_t pid) {
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
 }
-
-}  // namespace
 
 bool EnvironmentNamesHome(const std::string& environ_block, const std::string& home) {
   const std::string entry = std::string(kSupervisedByEnv) + "=" + home;

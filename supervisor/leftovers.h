@@ -20,6 +20,8 @@
 #ifndef LANEWAY_SUPERVISOR_LEFTOVERS_H_
 #define LANEWAY_SUPERVISOR_LEFTOVERS_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace laneway::supervisor {
@@ -30,6 +32,10 @@ inline constexpr const char* kSupervisedByEnv = "LANEWAY_SUPERVISED_BY";
 bool EnvironmentNamesHome(const std::string& environ_block, const std::string& home);
 
 int KillLeftovers(const std::string& home);
+
+// A process's command name (/proc/<pid>/comm); empty if it is gone. The orphan
+// sweep (supervisor.cc) names what it kills with it too.
+std::string CommandOf(pid_t pid);
 
 }  // namespace laneway::supervisor
 

@@ -67,18 +67,6 @@ std::vector<pid_t> ChildPids() {
   return out;
 }
 
-std::string CommandOf(pid_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (f == nullptr) return "";
-  char buf[64] = {0};
-  if (std::fgets(buf, sizeof buf, f) == nullptr) buf[0] = 0;
-  std::fclose(f);
-  std::string s(buf);
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 struct Supervisor::Impl : Transport {
