@@ -137,8 +137,9 @@ void Core::OnTurnEnded(const Turn& t) {
 
 void Core::Housekeeping() {
   pool_->Housekeeping();
-  // A worker being launched is our child before the pool knows its pid: no sweep then.
-  if (opt_.orphan_sweep && pool_->launches_in_flight() == 0) opt_.orphan_sweep();
+  // The sweep leaves the launcher thread's children alone (workers, and workers
+  // being launched whose pids the pool does not know yet): it runs during bursts too.
+  if (opt_.orphan_sweep) opt_.orphan_sweep();
   sessions_->Housekeeping();
   ledger_->Housekeeping();
   subagents_->Housekeeping();

@@ -145,6 +145,7 @@ void LocalLauncher::ApplyNice(int more) {
 }
 
 void LocalLauncher::Run() {
+  tid_.store(::gettid(), std::memory_order_release);
   errno = 0;
   const int current = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
   if (errno == 0) base_nice_ = thread_nice_ = current;

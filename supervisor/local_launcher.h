@@ -17,6 +17,9 @@
 #ifndef LANEWAY_SUPERVISOR_LOCAL_LAUNCHER_H_
 #define LANEWAY_SUPERVISOR_LOCAL_LAUNCHER_H_
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -37,6 +40,9 @@ class LocalLauncher : public Launcher {
   std::vector<LaunchResult> TakeResults(size_t max) override;
   size_t in_flight() const override { return in_flight_; }
   void SignalGroup(pid_t pid, int sig) override;
+  // The launcher thread's id once it runs (0 before): the parent of every worker,
+  // so /proc/self/task/<it>/children lists workers and workers being launched only.
+  pid_t thread_id() const { return tid_.load(std::memory_order_acquire); }
 
  private:
   explicit LocalLauncher(int event_fd);
@@ -55,6 +61,7 @@ class LocalLauncher : public Launcher {
   int base_nice_ = 0;    // launcher thread only: the supervisor's nice value
   int thread_nice_ = 0;  // launcher thread only
   bool nice_warned_ = false;
+  std::atomic<pid_t> tid_{0};
   std::thread thread_;
 };
 

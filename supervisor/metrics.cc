@@ -213,20 +213,22 @@ struct Gauges {
 };
 
 Gauges ReadGauges(const Core& core) {
+  // From the pool's and the session table's tallies: no walk of every worker.
   Gauges g;
   const auto now = core.clock().Now();
   const auto stuck_after = core.config().supervisor.stuck_after;
-  core.pool().ForEach([&](const Worker& w) {
-    if (w.state == WorkerState::kGone) return;
-    ++g.workers_by_state[WorkerStateName(w.state)];
+  const WorkerPool& pool = core.pool();
+  for (WorkerState st : {WorkerState::kStarting, WorkerState::kIdle, WorkerState::kDispatched,
+                         WorkerState::kBusy, WorkerState::kStopping}) {
+    g.workers_by_state[WorkerStateName(st)] = static_cast<int64_t>(pool.count(st));
+  }
+  pool.ForEachWithTurn([&](const Worker& w) {
     if (w.state == WorkerState::kBusy && w.running && now - w.turn_started >= stuck_after) {
       ++g.stuck;
     }
   });
-  core.sessions().ForEach([&](const Session& s) {
-    g.queued += static_cast<int64_t>(s.queue.turns());
-    if (s.policy.parked()) ++g.parked;
-  });
+  g.queued = static_cast<int64_t>(core.sessions().queued_turns());
+  g.parked = static_cast<int64_t>(core.sessions().parked().size());
   return g;
 }
 

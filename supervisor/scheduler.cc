@@ -9,12 +9,17 @@ bool SessionQueue::Push(uint64_t turn_id, bool merge, bool force) {
   } else {
     batches_.push_back(Batch{{turn_id}});
   }
-  ++turn_count_;
+  Count(1, 0);
   return true;
 }
 
+void SessionQueue::Count(size_t added, size_t removed) {
+  turn_count_ = turn_count_ + added - removed;
+  if (total_ != nullptr) *total_ = *total_ + added - removed;
+}
+
 void SessionQueue::PushFront(Batch batch) {
-  turn_count_ += batch.turn_ids.size();
+  Count(batch.turn_ids.size(), 0);
   batches_.push_front(std::move(batch));
 }
 
@@ -22,7 +27,7 @@ std::optional<Batch> SessionQueue::Pop() {
   if (batches_.empty()) return std::nullopt;
   Batch b = std::move(batches_.front());
   batches_.pop_front();
-  turn_count_ -= b.turn_ids.size();
+  Count(0, b.turn_ids.size());
   return b;
 }
 
@@ -30,7 +35,7 @@ std::vector<uint64_t> SessionQueue::Clear() {
   std::vector<uint64_t> all;
   for (Batch& b : batches_) all.insert(all.end(), b.turn_ids.begin(), b.turn_ids.end());
   batches_.clear();
-  turn_count_ = 0;
+  Count(0, turn_count_);
   return all;
 }
 

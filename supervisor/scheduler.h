@@ -41,10 +41,14 @@ class SessionQueue {
   size_t turns() const { return turn_count_; }
   bool empty() const { return batches_.empty(); }
   void set_max_turns(size_t n) { max_turns_ = n; }
+  // A counter of every queue's turns (the session table's), kept with this one's.
+  void set_total(size_t* total) { total_ = total; }
 
  private:
+  void Count(size_t added, size_t removed);
   size_t max_turns_;
   size_t turn_count_ = 0;
+  size_t* total_ = nullptr;
   std::deque<Batch> batches_;
 };
 

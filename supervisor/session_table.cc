@@ -71,6 +71,7 @@ Session& SessionTable::GetOrCreate(const std::string& key, const std::string& ag
   const common::AgentConfig* a = core_.config().FindAgent(agent);
   const uint64_t serial = next_serial_++;
   auto s = std::make_unique<Session>(key, agent, serial, a ? a->max_queue : 100, Limits());
+  s->queue.set_total(&queued_turns_);
   by_serial_[serial] = key;
   index_dirty_ = true;
   return *sessions_.emplace(key, std::move(s)).first->second;
@@ -212,6 +213,7 @@ bool SessionTable::OnFault(Session& s, const std::string& park_why) {
 
 void SessionTable::Park(Session& s, const std::string& why) {
   admission_.Remove(s.key);
+  parked_.insert(s.key);
   LogLine(LogLevel::kWarn, "session_parked").Kv("session", s.key).Kv("reason", why);
   for (uint64_t id : s.queue.Clear()) {
     core_.ledger().End(
@@ -231,6 +233,7 @@ void SessionTable::OnBackoffTimer(uint64_t serial) {
 
 void SessionTable::Restart(Session& s) {
   s.policy.Reset();
+  parked_.erase(s.key);
   s.restarts = 0;
   s.in_backoff = false;
   s.want_worker = true;

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -78,6 +79,10 @@ class SessionTable {
   void WriteIndexNow();
 
   size_t size() const { return sessions_.size(); }
+  // Turns queued in every session, and the parked sessions' keys (sorted): kept as
+  // they change, so that `status` walks no session.
+  size_t queued_turns() const { return queued_turns_; }
+  const std::set<std::string>& parked() const { return parked_; }
   template <typename F>
   void ForEach(F&& f) const {
     for (const auto& [key, s] : sessions_) f(*s);
@@ -93,6 +98,8 @@ class SessionTable {
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::unordered_map<uint64_t, std::string> by_serial_;
   Admission admission_;
+  size_t queued_turns_ = 0;
+  std::set<std::string> parked_;
   uint64_t next_serial_ = 1;
   bool index_dirty_ = false;
   std::unique_ptr<common::JobThread<std::string, common::Status>> index_writer_;

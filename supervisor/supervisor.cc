@@ -48,14 +48,16 @@ void ConfigureRouter(zmq::socket_t& s, uint32_t max_message_bytes) {
   s.set(zmq::sockopt::linger, 0);
 }
 
-// Our direct children, from /proc/self/task/*/children (the kernel's own list; a
-// subreaper's adopted orphans appear there too).
-std::vector<pid_t> ChildPids() {
+// Our direct children but those of thread `skip`, from /proc/self/task/*/children
+// (the kernel's own list; a subreaper's adopted orphans appear there too, under the
+// main thread: the kernel hands orphans to the first live thread of the reaper).
+std::vector<pid_t> ChildPids(pid_t skip) {
   std::vector<pid_t> out;
   DIR* d = ::opendir("/proc/self/task");
   if (d == nullptr) return out;
+  const std::string skipped = std::to_string(skip);
   while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
+    if (e->d_name[0] == '.' || e->d_name == skipped) continue;
     const std::string path = std::string("/proc/self/task/") + e->d_name + "/children";
     FILE* f = std::fopen(path.c_str(), "re");
     if (f == nullptr) continue;
@@ -223,8 +225,15 @@ Status Supervisor::Start(int* exit_code) {
   // The supervisor is a child subreaper: every process re-parented to it that is not
   // a worker escaped a worker's process group (a `setsid` daemon of an agent
   // command). It has no business outliving its worker: kill it and its group.
+  // The launcher thread's children are the workers and the workers being launched
+  // (whose pids the pool does not know yet): the sweep skips its list, which holds
+  // every worker. Reading it cost the loop 15 ms a second with 10,000 workers, and
+  // the sweep had to wait for a moment with no launch in flight, which a long burst
+  // never has.
   co.orphan_sweep = [this] {
-    for (pid_t pid : ChildPids()) {
+    const pid_t launcher_tid = launcher_->thread_id();
+    if (launcher_tid == 0) return;  // no worker launched yet
+    for (pid_t pid : ChildPids(launcher_tid)) {
       if (core_->pool().IsWorkerPid(pid)) continue;
       const std::string comm = CommandOf(pid);
       if (comm.empty()) continue;  // gone, or a zombie about to be reaped

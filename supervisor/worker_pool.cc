@@ -168,7 +168,9 @@ void WorkerPool::Interpret(const Event& ev) {
   const Transition t = NextTransition(w.state, e);
   const WorkerState prev = w.state;
   const auto now = core_.clock().Now();
+  Untrack(w);
   w.state = t.next;
+  Track(w);
   Session* s = core_.sessions().Find(w.session);
   const common::AgentConfig* agent = s ? core_.sessions().AgentOf(*s) : nullptr;
   const auto kill_grace = agent ? agent->kill_grace : std::chrono::milliseconds(5000);
@@ -311,6 +313,7 @@ void WorkerPool::Interpret(const Event& ev) {
       }
     }
     if (w.pid > 0) by_pid_.erase(w.pid);
+    Untrack(w);
     workers_.erase(w.id);  // `w` dangles from here on
     if (!key.empty()) core_.sessions().OnWorkerGone(key, fault);
     core_.sessions().AdmitWaiting();
@@ -407,7 +410,21 @@ Worker& WorkerPool::NewRecord(const std::string& session, bool spare) {
   w.spare = spare;
   w.spawned_at = now;
   w.last_seen = now;
-  return workers_.emplace(w.id, std::move(w)).first->second;
+  Worker& out = workers_.emplace(w.id, std::move(w)).first->second;
+  Track(out);
+  return out;
+}
+
+void WorkerPool::Track(const Worker& w) {
+  ++tally_.by_state[static_cast<int>(w.state)];
+  if (w.state == WorkerState::kStarting && w.spare_ready) ++tally_.starting_spare_ready;
+  if (HasTurn(w.state)) tally_.with_turn.insert(w.id);
+}
+
+void WorkerPool::Untrack(const Worker& w) {
+  --tally_.by_state[static_cast<int>(w.state)];
+  if (w.state == WorkerState::kStarting && w.spare_ready) --tally_.starting_spare_ready;
+  if (HasTurn(w.state)) tally_.with_turn.erase(w.id);
 }
 
 bool WorkerPool::HasRoom(size_t not_counted) const {
@@ -426,7 +443,9 @@ bool WorkerPool::Spawn(Session& s) {
     ready_spares_.pop_front();
     --spares_;
     w.spare = false;
+    Untrack(w);
     w.spare_ready = false;
+    Track(w);
     w.session = s.key;
     s.worker_id = w.id;
     const auto now = core_.clock().Now();
@@ -564,6 +583,7 @@ size_t WorkerPool::OnLaunchResults(size_t max) {
         spare_retry_at_ = now + std::chrono::seconds(1);  // no hot loop of failing spares
       }
       CancelAllTimers(*w);
+      Untrack(*w);
       workers_.erase(r.worker_id);
       if (Session* s = key.empty() ? nullptr : core_.sessions().Find(key)) {
         s->worker_id = 0;
@@ -603,7 +623,9 @@ size_t WorkerPool::OnLaunchResults(size_t max) {
 size_t WorkerPool::launches_in_flight() const { return core_.options().launcher->in_flight(); }
 
 void WorkerPool::OnSpareHello(Worker& w) {
+  Untrack(w);
   w.spare_ready = true;
+  Track(w);
   if (w.awaiting_hello) {
     w.awaiting_hello = false;
     --hello_pending_;
@@ -705,8 +727,9 @@ void WorkerPool::OnTimer(const Timer& t) {
 void WorkerPool::Housekeeping() {
   const auto now = core_.clock().Now();
   const auto stuck_after = core_.config().supervisor.stuck_after;
-  for (auto& [id, w] : workers_) {
-    if (!HasTurn(w.state) || w.stuck_reported || !w.running) continue;
+  for (uint64_t id : tally_.with_turn) {
+    Worker& w = workers_.at(id);
+    if (w.stuck_reported || !w.running) continue;
     if (now - w.turn_started < stuck_after) continue;
     w.stuck_reported = true;
     LogLine(LogLevel::kWarn, "session_stuck")

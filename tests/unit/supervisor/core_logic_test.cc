@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "common/paths.h"
 #include "common/protocol.h"
 #include "supervisor/core.h"
+#include "supervisor/session_table.h"
 #include "supervisor/worker_pool.h"
 #include "tests/unit/supervisor/fake_core_io.h"
 #include "tests/unit/temp_dir.h"
@@ -569,6 +571,116 @@ TEST(CoreLogicTest, AWorkerThatCannotBeLaunchedFailsItsTurnClearly) {
   EXPECT_NE(out.GetStringOr("error", "").value().find("spawn refused by the test"),
             std::string::npos);
   EXPECT_EQ(h.core_->pool().live(), 0u);
+}
+
+// `status` reads the pool's and the session table's tallies instead of walking every
+// worker and session (issue 9: the walk took most of the loop with 10,000 workers).
+// Here each tally is checked against a walk after every step of workers' lives:
+// spare, bound, dispatched, busy, idle, killed, reaped, crash-looped and parked.
+Value StatusOf(CoreHarness& h, int64_t id) {
+  Value m = common::NewMessage(common::msg::kStatus);
+  m.Set("id", id);
+  h.Control(m);
+  for (const Value& r : h.SentOf(Door::kControl, "result")) {
+    if (r.GetIntOr("id", -1).value() == id) return *r.Find("data");
+  }
+  return Value();
+}
+
+void ExpectTalliesMatchAWalk(CoreHarness& h, const char* step) {
+  SCOPED_TRACE(step);
+  static int64_t id = 1000000;
+  std::map<WorkerState, int64_t> walked;
+  int64_t spare = 0, running = 0;
+  h.core_->pool().ForEach([&](const Worker& w) {
+    if (w.state == WorkerState::kStarting && w.spare_ready) {
+      ++spare;
+    } else {
+      ++walked[w.state];
+    }
+    if (HasTurn(w.state) && w.running) running += static_cast<int64_t>(w.running->turn_ids.size());
+  });
+  int64_t queued = 0;
+  std::vector<std::string> parked;
+  h.core_->sessions().ForEach([&](const Session& s) {
+    queued += static_cast<int64_t>(s.queue.turns());
+    if (s.policy.parked()) parked.push_back(s.key);
+  });
+  const Value st = StatusOf(h, ++id);
+  ASSERT_TRUE(st.is_map());
+  EXPECT_EQ(st.GetIntOr("starting", -1).value(), walked[WorkerState::kStarting]);
+  EXPECT_EQ(st.GetIntOr("idle", -1).value(), walked[WorkerState::kIdle]);
+  EXPECT_EQ(st.GetIntOr("dispatched", -1).value(), walked[WorkerState::kDispatched]);
+  EXPECT_EQ(st.GetIntOr("busy", -1).value(), walked[WorkerState::kBusy]);
+  EXPECT_EQ(st.GetIntOr("stopping", -1).value(), walked[WorkerState::kStopping]);
+  EXPECT_EQ(st.GetIntOr("spare", -1).value(), spare);
+  EXPECT_EQ(st.GetIntOr("running", -1).value(), running);
+  EXPECT_EQ(st.GetIntOr("queued", -1).value(), queued);
+  std::vector<std::string> shown;
+  for (const Value& k : st.Find("parked")->as_array()) shown.push_back(k.as_string());
+  EXPECT_EQ(shown, parked);
+}
+
+constexpr const char* kTallied = R"(
+[supervisor]
+spare_workers = 1
+max_workers = 8
+restart_limit = 2
+restart_window = "30s"
+restart_backoff = "100ms"
+[agents.main]
+runner = "exec"
+command = ["/bin/true"]
+)";
+
+TEST(CoreLogicTest, StatusCountsKeptAsWorkersChangeMatchAWalkOfThemAll) {
+  CoreHarness h(kTallied);
+  h.Pass();
+  ExpectTalliesMatchAWalk(h, "a spare launched");
+  h.SpareHello(1);
+  ExpectTalliesMatchAWalk(h, "the spare ready");
+  const int64_t a = h.Submit("a");
+  ExpectTalliesMatchAWalk(h, "the spare bound");
+  h.Hello(1);
+  ExpectTalliesMatchAWalk(h, "the turn dispatched");
+  const int64_t a2 = h.Submit("a2");  // queued behind it
+  const int64_t a3 = h.Submit("a3");
+  ExpectTalliesMatchAWalk(h, "two turns queued");
+  Value ack = common::NewMessage(common::msg::kHeartbeat);
+  ack.Set("turn_id", h.TurnOf(a));
+  h.FromWorker(1, ack);
+  ExpectTalliesMatchAWalk(h, "the turn acknowledged");
+  h.Done(1, h.TurnOf(a), "ok");
+  ExpectTalliesMatchAWalk(h, "done, the next dispatched");
+  h.Done(1, h.TurnOf(a2), "ok");
+  h.Done(1, h.TurnOf(a3), "ok");
+  ExpectTalliesMatchAWalk(h, "idle");
+  // An operator kill: stopping until reaped, then gone.
+  Value kill = common::NewMessage(common::msg::kKill);
+  kill.Set("id", 77);
+  kill.Set("session", "agent:main:main");
+  h.Control(kill);
+  ExpectTalliesMatchAWalk(h, "killed");
+  h.Exit(1, 9);
+  ExpectTalliesMatchAWalk(h, "reaped");
+  // A second session whose workers die before hello until it is parked.
+  const int64_t b = h.Submit("b", "other");
+  ExpectTalliesMatchAWalk(h, "a second session starting");
+  for (uint64_t w = h.spawner_.specs.size(); h.core_->sessions().parked().empty() && w < 20;
+       w = h.spawner_.specs.size()) {
+    h.Exit(w, 1 << 8);
+    h.Advance(milliseconds(200), 0, milliseconds(100));
+    ExpectTalliesMatchAWalk(h, "crash loop");
+  }
+  ASSERT_EQ(h.core_->sessions().parked().size(), 1u);
+  EXPECT_EQ(h.OutcomeFor(b).GetStringOr("status", "").value(), "rejected");
+  ExpectTalliesMatchAWalk(h, "parked");
+  Value restart = common::NewMessage(common::msg::kRestart);
+  restart.Set("id", 78);
+  restart.Set("session", "agent:main:other");
+  h.Control(restart);
+  EXPECT_TRUE(h.core_->sessions().parked().empty());
+  ExpectTalliesMatchAWalk(h, "restarted");
 }
 
 }  // namespace
