@@ -27,7 +27,7 @@ fi
 # Seconds each figure may take; typical runs take a fraction of this.
 declare -A limit=([warm]=60 [throughput]=60 [cold]=60 [burst]=90 [timeout]=60
                   [control]=90 [memory]=60 [durable]=60 [journal]=30 [openai]=90
-                  [gateway]=120 [scale]=900 [sigterm]=300 [cycles]=600)
+                  [gateway]=120 [scale]=1800 [sigterm]=300 [cycles]=600)
 
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
