@@ -336,7 +336,8 @@ void RunCycles() {
               std::to_string(done) + " cycles",
           std::to_string(IntOf(before, "timers_pending")) + " → " +
               std::to_string(IntOf(after, "timers_pending")),
-          "", "", std::string("flat — ") +
+          "", "",
+          std::string("flat — ") +
               (done == kCycles && IntOf(after, "timers_pending") <= IntOf(before, "timers_pending")
                    ? "met"
                    : "MISSED"));
