@@ -20,6 +20,7 @@
 #include "cli/client.h"
 #include "common/file_lock.h"
 #include "common/protocol.h"
+#include "common/proc_stat.h"
 
 extern char** environ;
 
@@ -243,19 +244,10 @@ MemInfo ReadMem(pid_t pid) {
 }
 
 double CpuSeconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(f, stat);
-  // Fields after the parenthesised command name; utime and stime are the 14th and
-  // 15th fields of the whole line, i.e. the 12th and 13th after ")".
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i >= 12) ticks += std::atof(field.c_str());
-  }
+  // utime and stime: fields 14 and 15 (elements 11 and 12 from field 3).
+  const std::vector<std::string> f = common::ProcStatFields(pid);
+  if (f.size() < 13) return 0;
+  const double ticks = std::atof(f[11].c_str()) + std::atof(f[12].c_str());
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 

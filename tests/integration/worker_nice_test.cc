@@ -10,20 +10,15 @@
 #include <string>
 
 #include "tests/integration/harness.h"
+#include "common/proc_stat.h"
 
 namespace laneway::testing {
 namespace {
 
-// Field 19 of /proc/PID/stat (after the parenthesised command name).
+// Field 19 of /proc/PID/stat (nice); -100 if the process is gone.
 int NiceOf(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -100;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 19; ++i) rest >> field;
-  return std::stoi(field);
+  const auto nice = common::ProcStatField(pid, 19);
+  return nice ? std::stoi(*nice) : -100;
 }
 
 void ExpectWorkerNice(const std::string& supervisor_extra, int expected_more) {

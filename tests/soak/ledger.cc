@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tests/soak/soak.h"
+#include "common/proc_stat.h"
 
 namespace laneway::soak {
 
@@ -222,18 +223,8 @@ int64_t Shared::TakeTurn() {
 }
 
 uint64_t StartTime(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(f, s);
-  size_t rp = s.rfind(')');
-  if (rp == std::string::npos) return 0;
-  std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  // Fields after the comm: state is field 3; starttime is field 22.
-  for (int i = 3; i <= 22 && in >> field; ++i) {
-    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return 0;
+  const auto start = common::ProcStatField(pid, 22);  // starttime
+  return start ? std::strtoull(start->c_str(), nullptr, 10) : 0;
 }
 
 bool Gone(pid_t pid, uint64_t start) {
@@ -251,16 +242,10 @@ void ReapOrphans(const std::vector<pid_t>& keep) {
     bool kept = false;
     for (pid_t k : keep) kept |= k == pid;
     if (kept) continue;
-    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
-    std::string s;
-    std::getline(f, s);
-    size_t rp = s.rfind(')');
-    if (rp == std::string::npos || rp + 4 >= s.size()) continue;
-    std::istringstream in(s.substr(rp + 2));
-    std::string state;
-    long ppid = 0;
-    in >> state >> ppid;
-    if (state == "Z" && ppid == self) ::waitpid(pid, nullptr, WNOHANG);
+    const std::vector<std::string> f = common::ProcStatFields(pid);  // [0] state, [1] ppid
+    if (f.size() >= 2 && f[0] == "Z" && std::atol(f[1].c_str()) == self) {
+      ::waitpid(pid, nullptr, WNOHANG);
+    }
   }
   ::closedir(d);
 }

@@ -24,20 +24,12 @@
 #include <sstream>
 #include <string>
 
+#include "common/proc_stat.h"
+
 namespace {
 
 std::string StartTime(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(f, s);
-  size_t rp = s.rfind(')');
-  if (rp == std::string::npos) return "0";
-  std::istringstream in(s.substr(rp + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && in >> field; ++i) {
-    if (i == 22) return field;
-  }
-  return "0";
+  return laneway::common::ProcStatField(pid, 22).value_or("0");
 }
 
 void Nap(int ms) {

@@ -177,16 +177,19 @@ class CoreHarness {
     }
     return 0;
   }
-  int64_t CounterValue(const char* name) {
+  // A `status` call's data, or null.
+  Value Status() {
     Value m = common::NewMessage(common::msg::kStatus);
     m.Set("id", ++req_);
     Control(m);
     for (const Value& r : SentOf(Door::kControl, "result")) {
-      if (r.GetIntOr("id", -1).value() != req_) continue;
-      const Value* c = r.Find("data")->Find("counters");
-      return c->GetIntOr(name, -1).value();
+      if (r.GetIntOr("id", -1).value() == req_) return *r.Find("data");
     }
-    return -1;
+    return Value();
+  }
+  int64_t CounterValue(const char* name) {
+    const Value st = Status();
+    return st.is_map() ? st.Find("counters")->GetIntOr(name, -1).value() : -1;
   }
 
   common::FakeClock clock_;
@@ -577,19 +580,8 @@ TEST(CoreLogicTest, AWorkerThatCannotBeLaunchedFailsItsTurnClearly) {
 // worker and session (issue 9: the walk took most of the loop with 10,000 workers).
 // Here each tally is checked against a walk after every step of workers' lives:
 // spare, bound, dispatched, busy, idle, killed, reaped, crash-looped and parked.
-Value StatusOf(CoreHarness& h, int64_t id) {
-  Value m = common::NewMessage(common::msg::kStatus);
-  m.Set("id", id);
-  h.Control(m);
-  for (const Value& r : h.SentOf(Door::kControl, "result")) {
-    if (r.GetIntOr("id", -1).value() == id) return *r.Find("data");
-  }
-  return Value();
-}
-
 void ExpectTalliesMatchAWalk(CoreHarness& h, const char* step) {
   SCOPED_TRACE(step);
-  static int64_t id = 1000000;
   std::map<WorkerState, int64_t> walked;
   int64_t spare = 0, running = 0;
   h.core_->pool().ForEach([&](const Worker& w) {
@@ -606,7 +598,7 @@ void ExpectTalliesMatchAWalk(CoreHarness& h, const char* step) {
     queued += static_cast<int64_t>(s.queue.turns());
     if (s.policy.parked()) parked.push_back(s.key);
   });
-  const Value st = StatusOf(h, ++id);
+  const Value st = h.Status();
   ASSERT_TRUE(st.is_map());
   EXPECT_EQ(st.GetIntOr("starting", -1).value(), walked[WorkerState::kStarting]);
   EXPECT_EQ(st.GetIntOr("idle", -1).value(), walked[WorkerState::kIdle]);
