@@ -135,6 +135,11 @@ void Core::OnTurnEnded(const Turn& t) {
   subagents_->OnTurnEnded(t);
 }
 
+void Core::OnTurnRefused(const Turn& t, const std::string& why) {
+  cron_->OnTurnRefused(t, why);
+  subagents_->OnTurnRefused(t, why);
+}
+
 void Core::Housekeeping() {
   pool_->Housekeeping();
   // The sweep leaves the launcher thread's children alone (workers, and workers
@@ -169,7 +174,9 @@ AcceptResult Core::AcceptTurn(TurnRequest r) {
   }
   if (shutting_down_) return reject("the supervisor is shutting down; retry when it is back up");
   if (ledger_->refusing()) {
-    return reject("not accepted: the journal is being rewritten after a failed sync (" +
+    const std::string failed =
+        std::string(ledger_->refusing_why()) == "write_failed" ? "write" : "sync";
+    return reject("not accepted: the journal is being rewritten after a failed " + failed + " (" +
                   ledger_->journal_error() + "); nothing was queued, retry later");
   }
   const common::AgentConfig* agent = opt_.config.FindAgent(r.agent);

@@ -156,6 +156,9 @@ class Core {
 
   // Every turn's end (TurnLedger::End): cron records runs, subagents announce.
   void OnTurnEnded(const Turn& t);
+  // A turn added to the ledger and then refused, never acknowledged (the journal
+  // could not be written): it will have no outcome. `why` is what its sender was told.
+  void OnTurnRefused(const Turn& t, const std::string& why);
 
   void BeginShutdown(const std::string& why);
   void CheckShutdownDone();

@@ -188,6 +188,24 @@ void Subagents::OnTurnEnded(const Turn& t) {
   Announce(t);
 }
 
+void Subagents::OnTurnRefused(const Turn& t, const std::string& why) {
+  if (!started_ || StringField(t.origin, "kind") != "subagent") return;
+  if (const Value* of = t.origin.Find("announce_for"); of && of->is_int()) {
+    const uint64_t child = static_cast<uint64_t>(of->as_int());
+    owed_announcements_.insert(child);
+    LogLine(LogLevel::kWarn, "subagent_announce_refused")
+        .Kv("child", child)
+        .Kv("parent_session", t.session)
+        .Kv("reason", why)
+        .Kv("retry", "yes");
+    return;
+  }
+  auto c = children_.find(t.id);
+  if (c == children_.end()) return;
+  c->second.ended = true;  // it never runs: no longer an unfinished child
+  finished_sessions_.insert(t.session);
+}
+
 void Subagents::Announce(const Turn& child) {
   const std::string key = "subagent:" + std::to_string(child.id);
   if (core_.ledger().FindByKey(key) != nullptr) return;
@@ -212,8 +230,12 @@ void Subagents::Announce(const Turn& child) {
         .Kv("status", status)
         .Kv("parent_session", a.session)
         .Kv("turn", a.turn_id);
+    owed_announcements_.erase(child.id);
   } else {
+    const bool journal = core_.ledger().refusing() || !core_.ledger().journal_ok();
+    if (journal) owed_announcements_.insert(child.id);
     LogLine(LogLevel::kWarn, "subagent_announce_refused")
+        .Kv("retry", journal ? "yes" : "no")
         .Kv("child", child.id)
         .Kv("parent_session", StringField(child.origin, "parent_session"))
         .Kv("reason", a.reject_text);
@@ -312,6 +334,12 @@ void Subagents::OnParentKilled(const std::string& parent_session) {
 }
 
 void Subagents::Housekeeping() {
+  // Announcements the journal refused, made again (each refusal re-adds its own).
+  const std::set<uint64_t> owed = std::move(owed_announcements_);
+  owed_announcements_.clear();
+  for (uint64_t id : owed) {
+    if (const Turn* t = core_.ledger().Find(id)) Announce(*t);
+  }
   // A child session runs one turn: once it has ended, its worker goes, and the
   // record of a child whose worker is gone is dropped.
   for (auto it = finished_sessions_.begin(); it != finished_sessions_.end();) {

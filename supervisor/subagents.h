@@ -56,6 +56,10 @@ class Subagents {
   void Spawn(const Peer& peer, int64_t req, const common::Value& m);
   // Every turn's end (TurnLedger::End).
   void OnTurnEnded(const Turn& t);
+  // A turn refused after it was added (the journal could not be written): a child
+  // that will never run stops counting against its parent's limits; a refused
+  // announcement is made again at the next housekeeping.
+  void OnTurnRefused(const Turn& t, const std::string& why);
   // SessionTable::Schedule for a session without a worker: true if it is a child
   // session (then admitted or queued here), false for every other session.
   bool ScheduleChild(Session& s);
@@ -81,6 +85,8 @@ class Subagents {
     bool ended = false;
   };
   void Track(const Turn& t);
+  // Queues the announcement turn on the parent's session. A refusal the journal
+  // caused (it cannot be written) leaves the announcement owed.
   void Announce(const Turn& child);
   size_t UnfinishedChildren(const std::string& parent_session) const;
   bool HasSlot(uint32_t depth) const;
@@ -93,6 +99,7 @@ class Subagents {
   std::map<uint64_t, uint32_t> spawned_by_turn_;   // parent turn -> children spawned so far
   std::deque<std::string> waiting_;                // child sessions waiting for a slot
   std::set<std::string> finished_sessions_;        // ended children whose worker may linger
+  std::set<uint64_t> owed_announcements_;          // child turn ids, refused by the journal
   // Every child session seen -> {parent session, parent turn}, for the views.
   std::map<std::string, std::pair<std::string, uint64_t>> parent_of_;
 };

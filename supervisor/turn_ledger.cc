@@ -1,6 +1,6 @@
 // Turns and the journal: acceptance (journaled before it is acknowledged), the one
 // way a turn ends, recovery after a restart, the outbox, and the journal's job
-// thread (sync, rewrite after a failed sync, compaction), so that the loop never
+// thread (sync, rewrite after a failed write or sync, compaction), so that the loop never
 // waits for the disk.
 #include "supervisor/turn_ledger.h"
 
@@ -482,6 +482,16 @@ void TurnLedger::WriteBatch() {
       NoteFailure(st);
     }
   }
+  if (!st.ok()) {
+    // The batch is gone from the file, and with it records the core has acted on: a
+    // turn's start, its outcome, a channel's delivery. Its accept records are
+    // answered below (refused, so nothing is lost); everything else is still in
+    // memory, so the journal is rewritten from memory, as after a failed sync. Until
+    // that is durable, what this iteration queued to send stays held (untagged):
+    // an outcome is told only once the journal has it.
+    untrusted_ = true;
+    untrusted_why_ = "write_failed";
+  }
   if (!pending_accepts_.empty()) {
     std::vector<uint64_t> ids = std::move(pending_accepts_);
     std::vector<PendingAck> acks = std::move(pending_acks_);
@@ -499,6 +509,10 @@ void TurnLedger::WriteBatch() {
     // Only attached retries of turns in earlier batches: they ride with this one.
     awaiting_sync_.push_back({written_batch_, {}, std::move(pending_acks_)});
     pending_acks_.clear();
+  }
+  if (!st.ok()) {
+    StartRewrite(untrusted_why_);
+    return;
   }
   // What this iteration queued to send depends on records up to this batch.
   for (auto it = outbox_.rbegin(); it != outbox_.rend() && it->after_batch == kUntagged; ++it) {
@@ -540,7 +554,7 @@ void TurnLedger::OnJobDone() {
     ++core_.counters().journal_rewrites;
     LogLine(LogLevel::kInfo, "journal_rewritten")
         .Kv("bytes", journal_->size_bytes())
-        .Kv("reason", untrusted_ ? "sync_failed" : "compaction");
+        .Kv("reason", untrusted_ ? untrusted_why_ : "compaction");
     untrusted_ = false;
     if (failing_) {
       failing_ = false;
@@ -558,7 +572,8 @@ void TurnLedger::OnJobDone() {
       for (uint64_t id : batch.turn_ids) RefuseUnjournaled(id, done.status);
     }
     untrusted_ = true;
-    StartRewrite("sync_failed");
+    untrusted_why_ = "sync_failed";
+    StartRewrite(untrusted_why_);
     return;
   } else if (failing_ && !untrusted_) {
     failing_ = false;
@@ -616,7 +631,7 @@ std::vector<JournalRecord> TurnLedger::Snapshot() const {
 void TurnLedger::Housekeeping() {
   ForgetExpired();
   if (untrusted_) {
-    StartRewrite("sync_failed");
+    StartRewrite(untrusted_why_);
     return;
   }
   // Compaction: only with nothing in flight (preconditions first, state after).
@@ -655,6 +670,7 @@ void TurnLedger::RefuseUnjournaled(uint64_t id, const Status& st) {
   }
   if (!t.idempotency_key.empty()) by_key_.erase(t.idempotency_key);
   queued_bytes_.Remove(t.session, t.message.size());
+  core_.OnTurnRefused(t, why);
   turns_.erase(id);
 }
 
@@ -773,6 +789,25 @@ void TurnLedger::Finish() {
     pending_acks_.clear();
     if (!ids.empty() || !acks.empty())
       AcceptDurable({synced_batch_, std::move(ids), std::move(acks)});
+  } else {
+    // Accepted this very iteration, and the Commit failed: never journaled.
+    std::vector<uint64_t> ids = std::move(pending_accepts_);
+    pending_accepts_.clear();
+    for (uint64_t id : ids) RefuseUnjournaled(id, st);
+  }
+  if (!st.ok()) {
+    // What waits for records the journal could not take (an outcome, a delivery)
+    // is not told: told now, it could be contradicted by the next supervisor, which
+    // sees the turn unfinished. The sender learns the outcome then (laneway wait).
+    size_t withheld = 0;
+    std::erase_if(outbox_, [&](const Outgoing& out) {
+      const bool unwritten = out.after_batch == kUntagged || out.after_batch > synced_batch_;
+      withheld += unwritten;
+      return unwritten;
+    });
+    LogLine(LogLevel::kError, "journal_unwritten_at_stop")
+        .Kv("error", st.message())
+        .Kv("withheld_sends", static_cast<uint64_t>(withheld));
   }
   NotifyPendingWaiters();
   for (Outgoing& out : outbox_) out.after_batch = 0;

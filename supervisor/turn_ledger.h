@@ -18,7 +18,12 @@
 //  - After a failed sync nothing written since the last good sync is trusted: the
 //    batch's turns are refused, sends waiting on it stay held, and the journal is
 //    rewritten from memory before anything else is acknowledged or delivered; until
-//    that succeeds new submits are refused.
+//    that succeeds new submits are refused. A failed write (a full disk) is handled
+//    the same way: its accepts are refused, and the rest of the batch (starts,
+//    outcomes, deliveries, which the core has already acted on) reaches the file
+//    through the rewrite; the sends that depend on it wait for that.
+//  - A turn refused after its Add (a failed write or sync) is reported to the core
+//    (Core::OnTurnRefused), so that cron and subagents do not wait for it.
 //
 // Thread-safety: loop thread only (the job thread touches only the Journal).
 #ifndef LANEWAY_SUPERVISOR_TURN_LEDGER_H_
@@ -115,8 +120,10 @@ class TurnLedger {
   // A sync, rewrite or compaction is running on the job thread.
   bool job_pending() const;
 
-  // True while new submits must be refused (a rewrite after a failed sync is owed).
+  // True while new submits must be refused (a rewrite after a failed write or sync is
+  // owed); refusing_why() is "write_failed" or "sync_failed".
   bool refusing() const { return untrusted_; }
+  const char* refusing_why() const { return untrusted_why_; }
   bool journal_ok() const { return !failing_; }
   const std::string& journal_error() const { return error_; }
   uint64_t journal_bytes() const;
@@ -183,7 +190,8 @@ class TurnLedger {
   QueuedBytes queued_bytes_;
   uint64_t waiting_clients_ = 0;
   bool rewriting_ = false;  // a rewrite or compaction owns the journal file
-  bool untrusted_ = false;  // a sync failed; a rewrite is owed
+  bool untrusted_ = false;  // a write or sync failed; a rewrite is owed
+  const char* untrusted_why_ = "sync_failed";
   bool failing_ = false;
   std::string error_;
 };

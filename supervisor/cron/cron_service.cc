@@ -304,6 +304,27 @@ void CronService::OnTurnEnded(const Turn& t) {
   }
 }
 
+void CronService::OnTurnRefused(const Turn& t, const std::string& why) {
+  const std::string name = StringField(t.origin, "cron_job");
+  if (name.empty()) return;
+  auto it = jobs_.find(name);
+  if (it == jobs_.end()) return;
+  CronJob& job = it->second;
+  bool found = false;
+  for (CronRun& r : job.runs) {
+    if (r.turn_id != t.id) continue;
+    r.turn_id = 0;  // the id was never given to anyone: no turn ran
+    r.status = "rejected";
+    r.text = Shorten(why);
+    found = true;
+  }
+  if (!found) return;
+  job.last_turn = 0;
+  for (const CronRun& r : job.runs) job.last_turn = std::max(job.last_turn, r.turn_id);
+  LogLine(LogLevel::kWarn, "cron_run_refused").Kv("job", name).Kv("turn", t.id).Kv("reason", why);
+  Changed();
+}
+
 void CronService::Changed(const Peer* peer, int64_t req, Value data) {
   ++generation_;
   if (peer) pending_.push_back({*peer, req, std::move(data), generation_});

@@ -54,6 +54,9 @@ class CronService {
   void OnTimer(const Timer& t);
   // Every turn's end (TurnLedger::End): records the outcome of a cron run.
   void OnTurnEnded(const Turn& t);
+  // A cron turn refused after it was added (the journal could not be written): its
+  // run is recorded rejected with the reason, not left pending.
+  void OnTurnRefused(const Turn& t, const std::string& why);
   // After the loop: writes the jobs file here and now if it changed.
   void Finish();
 

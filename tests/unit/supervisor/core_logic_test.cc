@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,7 +18,9 @@
 #include "common/protocol.h"
 #include "supervisor/core.h"
 #include "supervisor/session_table.h"
+#include "supervisor/turn_ledger.h"
 #include "supervisor/worker_pool.h"
+#include "tests/unit/supervisor/core_harness.h"
 #include "tests/unit/supervisor/fake_core_io.h"
 #include "tests/unit/temp_dir.h"
 
@@ -29,181 +32,10 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-using fakes::FakeLauncher;
+using core_test::CoreHarness;
+using core_test::kCli;
 using fakes::kFirstFakePid;
-using fakes::RecordingTransport;
-using Sent = RecordingTransport::Sent;
-
-const Peer kCli{Door::kControl, "cli"};
-
-class CoreHarness {
- public:
-  explicit CoreHarness(const std::string& toml, JournalSyncHook sync_hook = nullptr) {
-    auto cfg = common::ParseConfig(toml, "test.toml");
-    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
-    paths_ = common::PathsForHome(dir_.path());
-    EXPECT_TRUE(common::MakeDirs(paths_.run_dir, 0700).ok());
-    config_ = *cfg;
-    sync_hook_ = std::move(sync_hook);
-    Open();
-  }
-
-  void Open() {
-    Core::Options o;
-    o.paths = paths_;
-    o.config = config_;
-    o.worker_binary = "/nonexistent/laneway-worker";
-    o.clock = &clock_;
-    o.launcher = &spawner_;
-    o.transport = &transport_;
-    o.journal_sync = false;
-    o.journal_sync_hook = sync_hook_;
-    o.supervisor_pid = 1;
-    core_ = std::make_unique<Core>(std::move(o));
-    ASSERT_TRUE(core_->Open().ok());
-  }
-  void Reopen() {
-    core_.reset();
-    Open();
-  }
-
-  // One loop pass: timers, the batch written, then the job thread's sync awaited
-  // (a readiness wait on its eventfd, as the loop's poll does) and its sends flushed.
-  void Pass() {
-    core_->OnLaunchResults();
-    core_->FireTimers();
-    core_->EndIteration();
-    core_->OnLaunchResults();
-    while (core_->journal_job_pending()) {
-      pollfd p{core_->journal_fd(), POLLIN, 0};
-      ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
-      core_->OnJournalJobDone();
-      core_->EndIteration();
-    }
-    core_->OnLaunchResults();
-  }
-  // Advances the clock in steps, the worker `w` (if any) heart-beating meanwhile.
-  void Advance(milliseconds total, uint64_t beating_worker = 0,
-               milliseconds step = milliseconds(1000)) {
-    while (total.count() > 0) {
-      const milliseconds d = std::min(step, total);
-      clock_.Advance(d);
-      total -= d;
-      if (beating_worker != 0) Heartbeat(beating_worker);
-      Pass();
-    }
-  }
-
-  int64_t Submit(const std::string& message, const std::string& session = "main") {
-    Value m = common::NewMessage(common::msg::kSubmit);
-    m.Set("id", ++req_);
-    m.Set("agent", "main");
-    m.Set("session", session);
-    m.Set("message", message);
-    Control(m);
-    return req_;
-  }
-  void Control(const Value& m) {
-    std::string b = common::EncodeMessage(m);
-    core_->OnControlMessage(kCli, b.data(), b.size());
-    Pass();
-  }
-  void FromWorker(uint64_t worker, Value m) {
-    std::string b = common::EncodeMessage(m);
-    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
-    Pass();
-  }
-  void Hello(uint64_t worker, const std::string& session = "agent:main:main") {
-    Value m = common::NewMessage(common::msg::kHello);
-    m.Set("worker_id", worker);
-    m.Set("session", session);
-    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
-    FromWorker(worker, m);
-  }
-  void Heartbeat(uint64_t worker, int64_t turn = 0) {
-    Value m = common::NewMessage(common::msg::kHeartbeat);
-    if (turn != 0) m.Set("turn_id", turn);
-    std::string b = common::EncodeMessage(m);
-    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
-  }
-  void Done(uint64_t worker, int64_t turn, const std::string& reply) {
-    Value m = common::NewMessage(common::msg::kDone);
-    m.Set("turn_id", turn);
-    m.Set("ok", true);
-    m.Set("reply", reply);
-    FromWorker(worker, m);
-  }
-  void SpareHello(uint64_t worker) {
-    Value m = common::NewMessage(common::msg::kHello);
-    m.Set("worker_id", worker);
-    m.Set("spare", true);
-    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
-    FromWorker(worker, m);
-  }
-  // `run` messages sent to worker `worker` for turn `turn`.
-  size_t RunsOf(uint64_t worker, int64_t turn) const {
-    size_t n = 0;
-    for (const Sent& s : transport_.sent) {
-      if (s.to.door == Door::kWorkers && s.to.id == "w" + std::to_string(worker) &&
-          common::MessageType(s.msg) == "run" && s.msg.GetIntOr("turn_id", -1).value() == turn) {
-        ++n;
-      }
-    }
-    return n;
-  }
-  void Exit(uint64_t worker, int status = 0) {
-    core_->OnChildExit(kFirstFakePid + static_cast<pid_t>(worker) - 1, status);
-    Pass();
-  }
-
-  // Messages of `type` sent to `door` so far.
-  std::vector<Value> SentOf(Door door, const std::string& type) const {
-    std::vector<Value> out;
-    for (const Sent& s : transport_.sent) {
-      if (s.to.door == door && common::MessageType(s.msg) == type) out.push_back(s.msg);
-    }
-    return out;
-  }
-  // The outcome sent to the CLI for request `req`, or null.
-  Value OutcomeFor(int64_t req) const {
-    for (const Value& m : SentOf(Door::kControl, "outcome")) {
-      if (m.GetIntOr("id", -1).value() == req) return m;
-    }
-    return Value();
-  }
-  int64_t TurnOf(int64_t req) const {
-    for (const Value& m : SentOf(Door::kControl, "accepted")) {
-      if (m.GetIntOr("id", -1).value() == req) return m.GetInt("turn_id").value();
-    }
-    return 0;
-  }
-  // A `status` call's data, or null.
-  Value Status() {
-    Value m = common::NewMessage(common::msg::kStatus);
-    m.Set("id", ++req_);
-    Control(m);
-    for (const Value& r : SentOf(Door::kControl, "result")) {
-      if (r.GetIntOr("id", -1).value() == req_) return *r.Find("data");
-    }
-    return Value();
-  }
-  int64_t CounterValue(const char* name) {
-    const Value st = Status();
-    return st.is_map() ? st.Find("counters")->GetIntOr(name, -1).value() : -1;
-  }
-
-  common::FakeClock clock_;
-  FakeLauncher spawner_;
-  RecordingTransport transport_;
-  std::unique_ptr<Core> core_;
-
- private:
-  testing_util::TempDir dir_;
-  common::Paths paths_;
-  common::Config config_;
-  JournalSyncHook sync_hook_;
-  int64_t req_ = 0;
-};
+using Sent = fakes::RecordingTransport::Sent;
 
 constexpr const char* kTenMinutes = R"(
 [agents.main]
@@ -359,6 +191,149 @@ TEST(CoreLogicTest, AFailedSyncRefusesItsTurnsAndTheRewrittenJournalDoesNotResur
   // A new supervisor on this journal re-queues only the acknowledged turn.
   h.Reopen();
   EXPECT_EQ(h.CounterValue("recovered_turns"), 1);
+}
+
+// A journal on a disk that fills up: while `full`, every write fails as ENOSPC would
+// (journal.h's write hook), and the Journal cuts the batch off the file again.
+struct FullDisk {
+  std::shared_ptr<std::atomic<bool>> full = std::make_shared<std::atomic<bool>>(false);
+  JournalWriteHook Hook() const {
+    return [f = full](size_t) {
+      if (f->load()) return common::Status::Unavailable("journal write: No space left on device");
+      return common::Status::Ok();
+    };
+  }
+};
+
+const Peer kChannel{Door::kControl, "telegram-channel"};
+
+void FromChannel(CoreHarness& h, const Value& m) {
+  std::string b = common::EncodeMessage(m);
+  h.core_->OnControlMessage(kChannel, b.data(), b.size());
+  h.Pass();
+}
+
+// Messages of `type` the channel was sent.
+std::vector<Value> ToChannel(const CoreHarness& h, const std::string& type) {
+  std::vector<Value> out;
+  for (const Sent& s : h.transport_.sent) {
+    if (s.to == kChannel && common::MessageType(s.msg) == type) out.push_back(s.msg);
+  }
+  return out;
+}
+
+TEST(CoreLogicTest, AnOutcomeTheFullJournalCannotTakeIsToldOnlyOnceItIsWrittenAndSurvivesARestart) {
+  FullDisk disk;
+  CoreHarness h(kIdle, nullptr, disk.Hook());
+  const int64_t req = h.Submit("a");
+  const int64_t turn = h.TurnOf(req);
+  ASSERT_GT(turn, 0);
+  h.Hello(1);
+  ASSERT_EQ(h.RunsOf(1, turn), 1u);
+  disk.full->store(true);
+  h.Done(1, turn, "the reply");
+  // The outcome record did not reach the journal: telling it now could be
+  // contradicted by a restart, which would find the turn unfinished.
+  EXPECT_FALSE(h.OutcomeFor(req).is_map()) << "told before the journal holds it";
+  // Meanwhile a new submit is refused, naming the cause, and nothing runs for it.
+  const int64_t refused = h.Submit("b");
+  Value r = h.OutcomeFor(refused);
+  ASSERT_TRUE(r.is_map());
+  EXPECT_EQ(r.GetStringOr("status", "").value(), "rejected");
+  EXPECT_NE(r.GetStringOr("error", "").value().find("No space left on device"), std::string::npos)
+      << r.GetStringOr("error", "").value();
+  EXPECT_EQ(h.TurnOf(refused), 0);
+  // Housekeeping retries; once space is back, the rewrite holds the outcome and it
+  // is told, once.
+  h.Advance(seconds(3));
+  EXPECT_FALSE(h.OutcomeFor(req).is_map()) << "told while the disk is still full";
+  disk.full->store(false);
+  h.Advance(seconds(2));
+  Value out = h.OutcomeFor(req);
+  ASSERT_TRUE(out.is_map());
+  EXPECT_EQ(out.GetStringOr("status", "").value(), "replied");
+  EXPECT_EQ(out.GetStringOr("reply", "").value(), "the reply");
+  EXPECT_GE(h.CounterValue("journal_rewrites"), 1);
+  const int64_t after = h.Submit("c");
+  EXPECT_GT(h.TurnOf(after), 0) << "acceptance resumes";
+  // A new supervisor on this journal finds the first turn replied, not unfinished:
+  // only "c" is left to run.
+  h.Reopen();
+  EXPECT_EQ(h.CounterValue("recovered_unfinished"), 1);
+  const Turn* t = h.core_->ledger().Find(static_cast<uint64_t>(turn));
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->status, common::TurnStatus::kReplied);
+  EXPECT_EQ(t->text, "the reply");
+}
+
+TEST(CoreLogicTest, ADeliveryConfirmedWhileTheJournalIsFullIsNotOfferedAgainAfterARestart) {
+  FullDisk disk;
+  CoreHarness h(kIdle, nullptr, disk.Hook());
+  Value sub = common::NewMessage(common::msg::kSubscribe);
+  sub.Set("id", 1);
+  sub.Set("channel", "telegram");
+  FromChannel(h, sub);
+  Value m = common::NewMessage(common::msg::kSubmit);
+  m.Set("id", 2);
+  m.Set("agent", "main");
+  m.Set("session", "telegram:42");
+  m.Set("message", "hi");
+  m.Set("wait", false);
+  Value origin = Value::MakeMap();
+  origin.Set("kind", "channel");
+  origin.Set("channel", "telegram");
+  origin.Set("chat_id", "42");
+  m.Set("origin", origin);
+  FromChannel(h, m);
+  std::vector<Value> acks = ToChannel(h, "accepted");
+  ASSERT_EQ(acks.size(), 1u);
+  const int64_t turn = acks[0].GetInt("turn_id").value();
+  h.Hello(1, acks[0].GetStringOr("session", "").value());
+  h.Done(1, turn, "hello back");
+  ASSERT_EQ(ToChannel(h, "outcome").size(), 1u) << "offered to the channel";
+  // The channel delivered it and says so while the disk is full.
+  disk.full->store(true);
+  Value d = common::NewMessage(common::msg::kDelivered);
+  d.Set("id", 3);
+  d.Set("turn_id", turn);
+  FromChannel(h, d);
+  disk.full->store(false);
+  h.Advance(seconds(2));
+  bool confirmed = false;
+  for (const Value& r : ToChannel(h, "result")) confirmed |= r.GetIntOr("id", -1).value() == 3;
+  EXPECT_TRUE(confirmed) << "the confirmation is answered once the journal holds it";
+  // After a restart the channel is owed nothing: the reply is not sent twice.
+  h.Reopen();
+  h.transport_.sent.clear();
+  sub.Set("id", 4);
+  FromChannel(h, sub);
+  std::vector<Value> results = ToChannel(h, "result");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].Find("data")->GetIntOr("pending", -1).value(), 0);
+  h.Advance(seconds(1));
+  EXPECT_TRUE(ToChannel(h, "outcome").empty()) << "offered again after a restart";
+}
+
+TEST(CoreLogicTest, TurnsSubmittedInTheBatchTheFullDiskRefusesAreRefusedNotLost) {
+  FullDisk disk;
+  CoreHarness h(kIdle, nullptr, disk.Hook());
+  disk.full->store(true);
+  const int64_t a = h.Submit("a", "one");
+  const int64_t b = h.Submit("b", "two");
+  for (int64_t req : {a, b}) {
+    Value out = h.OutcomeFor(req);
+    ASSERT_TRUE(out.is_map()) << "request " << req << " was never answered";
+    EXPECT_EQ(out.GetStringOr("status", "").value(), "rejected");
+    EXPECT_EQ(h.TurnOf(req), 0);
+  }
+  EXPECT_TRUE(h.spawner_.specs.empty()) << "a refused turn must not run";
+  EXPECT_GE(h.CounterValue("journal_errors"), 1);
+  disk.full->store(false);
+  h.Advance(seconds(2));
+  const int64_t c = h.Submit("c", "one");
+  EXPECT_GT(h.TurnOf(c), 0);
+  h.Reopen();
+  EXPECT_EQ(h.CounterValue("recovered_unfinished"), 1) << "only the acknowledged turn";
 }
 
 // --- Issue 9: liveness, launches, spares, timers. ---

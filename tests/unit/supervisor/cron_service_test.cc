@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,7 +17,7 @@
 #include "common/protocol.h"
 #include "supervisor/core.h"
 #include "supervisor/cron/cron_expr.h"
-#include "tests/unit/supervisor/fake_core_io.h"
+#include "tests/unit/supervisor/core_harness.h"
 #include "tests/unit/temp_dir.h"
 
 namespace laneway::supervisor {
@@ -28,159 +29,9 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-using fakes::FakeLauncher;
-using fakes::kFirstFakePid;
-using fakes::RecordingTransport;
-using Sent = RecordingTransport::Sent;
-
-const Peer kCli{Door::kControl, "cli"};
-
-class CoreHarness {
- public:
-  explicit CoreHarness(const std::string& toml, JournalSyncHook sync_hook = nullptr) {
-    auto cfg = common::ParseConfig(toml, "test.toml");
-    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
-    paths_ = common::PathsForHome(dir_.path());
-    EXPECT_TRUE(common::MakeDirs(paths_.run_dir, 0700).ok());
-    config_ = *cfg;
-    sync_hook_ = std::move(sync_hook);
-    Open();
-  }
-
-  void Open() {
-    Core::Options o;
-    o.paths = paths_;
-    o.config = config_;
-    o.worker_binary = "/nonexistent/laneway-worker";
-    o.clock = &clock_;
-    o.launcher = &spawner_;
-    o.transport = &transport_;
-    o.journal_sync = false;
-    o.journal_sync_hook = sync_hook_;
-    o.supervisor_pid = 1;
-    core_ = std::make_unique<Core>(std::move(o));
-    ASSERT_TRUE(core_->Open().ok());
-  }
-  void Reopen() {
-    core_.reset();
-    Open();
-  }
-
-  // One loop pass: timers, the batch written, then the job thread's sync awaited
-  // (a readiness wait on its eventfd, as the loop's poll does) and its sends flushed.
-  void Pass() {
-    core_->OnLaunchResults();
-    core_->FireTimers();
-    core_->EndIteration();
-    core_->OnLaunchResults();
-    while (core_->journal_job_pending()) {
-      pollfd p{core_->journal_fd(), POLLIN, 0};
-      ASSERT_GT(::poll(&p, 1, 10000), 0) << "the journal's job thread did not finish";
-      core_->OnJournalJobDone();
-      core_->EndIteration();
-    }
-    core_->OnLaunchResults();
-  }
-  // Advances the clock in steps, the worker `w` (if any) heart-beating meanwhile.
-  void Advance(milliseconds total, uint64_t beating_worker = 0,
-               milliseconds step = milliseconds(1000)) {
-    while (total.count() > 0) {
-      const milliseconds d = std::min(step, total);
-      clock_.Advance(d);
-      total -= d;
-      if (beating_worker != 0) Heartbeat(beating_worker);
-      Pass();
-    }
-  }
-
-  int64_t Submit(const std::string& message, const std::string& session = "main") {
-    Value m = common::NewMessage(common::msg::kSubmit);
-    m.Set("id", ++req_);
-    m.Set("agent", "main");
-    m.Set("session", session);
-    m.Set("message", message);
-    Control(m);
-    return req_;
-  }
-  void Control(const Value& m) {
-    std::string b = common::EncodeMessage(m);
-    core_->OnControlMessage(kCli, b.data(), b.size());
-    Pass();
-  }
-  void FromWorker(uint64_t worker, Value m) {
-    std::string b = common::EncodeMessage(m);
-    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
-    Pass();
-  }
-  void Hello(uint64_t worker, const std::string& session = "agent:main:main") {
-    Value m = common::NewMessage(common::msg::kHello);
-    m.Set("worker_id", worker);
-    m.Set("session", session);
-    m.Set("pid", static_cast<int64_t>(kFirstFakePid + worker - 1));
-    FromWorker(worker, m);
-  }
-  void Heartbeat(uint64_t worker) {
-    std::string b = common::EncodeMessage(common::NewMessage(common::msg::kHeartbeat));
-    core_->OnWorkerMessage("w" + std::to_string(worker), b.data(), b.size());
-  }
-  void Done(uint64_t worker, int64_t turn, const std::string& reply) {
-    Value m = common::NewMessage(common::msg::kDone);
-    m.Set("turn_id", turn);
-    m.Set("ok", true);
-    m.Set("reply", reply);
-    FromWorker(worker, m);
-  }
-  void Exit(uint64_t worker, int status = 0) {
-    core_->OnChildExit(kFirstFakePid + static_cast<pid_t>(worker) - 1, status);
-    Pass();
-  }
-
-  // Messages of `type` sent to `door` so far.
-  std::vector<Value> SentOf(Door door, const std::string& type) const {
-    std::vector<Value> out;
-    for (const Sent& s : transport_.sent) {
-      if (s.to.door == door && common::MessageType(s.msg) == type) out.push_back(s.msg);
-    }
-    return out;
-  }
-  // The outcome sent to the CLI for request `req`, or null.
-  Value OutcomeFor(int64_t req) const {
-    for (const Value& m : SentOf(Door::kControl, "outcome")) {
-      if (m.GetIntOr("id", -1).value() == req) return m;
-    }
-    return Value();
-  }
-  int64_t TurnOf(int64_t req) const {
-    for (const Value& m : SentOf(Door::kControl, "accepted")) {
-      if (m.GetIntOr("id", -1).value() == req) return m.GetInt("turn_id").value();
-    }
-    return 0;
-  }
-  int64_t CounterValue(const char* name) {
-    Value m = common::NewMessage(common::msg::kStatus);
-    m.Set("id", ++req_);
-    Control(m);
-    for (const Value& r : SentOf(Door::kControl, "result")) {
-      if (r.GetIntOr("id", -1).value() != req_) continue;
-      const Value* c = r.Find("data")->Find("counters");
-      return c->GetIntOr(name, -1).value();
-    }
-    return -1;
-  }
-
-  common::FakeClock clock_;
-  FakeLauncher spawner_;
-  RecordingTransport transport_;
-  std::unique_ptr<Core> core_;
-
- private:
-  testing_util::TempDir dir_;
-  common::Paths paths_;
-  common::Config config_;
-  JournalSyncHook sync_hook_;
-  int64_t req_ = 0;
-};
-
+using core_test::CoreHarness;
+using core_test::kCli;
+using Sent = fakes::RecordingTransport::Sent;
 
 int64_t Utc(const std::string& iso) { return cron::Schedule::At(iso, "UTC")->at_unix_ms(); }
 
@@ -280,6 +131,39 @@ TEST(CronServiceTest, FiresOnTheCoreTimersOnTimeAndNeverTwiceAcrossClockJumps) {
   EXPECT_EQ(RunCounts(h, "nine").first, 2u);
   Value st = Ask(h, common::NewMessage("cron.status"), ++next_id);
   EXPECT_GE(st.GetIntOr("clock_jumps", 0).value(), 2);
+}
+
+TEST(CronServiceTest, AFiringTheFullJournalRefusesIsRecordedRejectedNotPendingForever) {
+  auto full = std::make_shared<std::atomic<bool>>(false);
+  CoreHarness h(kConfig, nullptr, [full](size_t) {
+    if (full->load()) return common::Status::Unavailable("journal write: No space left on device");
+    return common::Status::Ok();
+  });
+  h.clock_.SetWall(Utc("2026-12-01T08:58:00Z"));
+  ASSERT_TRUE(AddJob(h, "nine", "cron", "0 9 * * *").Find("job") != nullptr);
+  h.clock_.SetWall(Utc("2026-12-01T08:59:58Z"));
+  full->store(true);
+  Tick(h, seconds(3));
+  full->store(false);
+  Tick(h, seconds(2));
+  Value m = common::NewMessage("cron.runs");
+  m.Set("name", "nine");
+  Value r = Ask(h, m, ++next_id);
+  const Value* runs = r.Find("runs");
+  ASSERT_TRUE(runs != nullptr && runs->is_array()) << common::ToJson(r);
+  ASSERT_EQ(runs->as_array().size(), 1u) << common::ToJson(r);
+  const Value& run = runs->as_array()[0];
+  EXPECT_EQ(run.GetStringOr("status", "").value(), "rejected") << common::ToJson(run);
+  EXPECT_TRUE(run.Find("turn_id") == nullptr || run.Find("turn_id")->is_null())
+      << "no turn ran for it: " << common::ToJson(run);
+  EXPECT_NE(run.GetStringOr("text", "").value().find("No space left on device"), std::string::npos)
+      << common::ToJson(run);
+  EXPECT_TRUE(h.spawner_.specs.empty()) << "a refused turn must not run";
+  // The next day's firing, with space back, runs.
+  h.clock_.SetWall(Utc("2026-12-02T08:59:58Z"));
+  Tick(h, seconds(3));
+  EXPECT_EQ(RunCounts(h, "nine").first, 1u);
+  EXPECT_EQ(h.spawner_.specs.size(), 1u);
 }
 
 TEST(CronServiceTest, RestartNeitherRepeatsNorLosesAFiring) {
