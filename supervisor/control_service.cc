@@ -167,7 +167,7 @@ void ControlService::Submit(const Peer& peer, int64_t req, const Value& m) {
   r.waiter = Waiter{peer, req, *stream};
   r.wait = *wait;
   AcceptResult a = core_.AcceptTurn(std::move(r));
-  if (!a.accepted) Reject(peer, req, a.session, a.reject_text);
+  if (!a.accepted) Reject(peer, req, a.session, a.reject_text, a.retryable);
 }
 
 Turn* ControlService::FindTurnFor(const Peer& peer, int64_t req, const Value& m) {
@@ -323,7 +323,7 @@ void ControlService::RecentTurns(const Peer& peer, int64_t req, const Value&) {
 }
 
 void ControlService::Reject(const Peer& peer, int64_t req, const std::string& session,
-                            const std::string& reason) {
+                            const std::string& reason, bool retryable) {
   ++core_.counters().submits_rejected;
   Value m = common::NewMessage(common::msg::kOutcome);
   m.Set("id", req);
@@ -331,6 +331,7 @@ void ControlService::Reject(const Peer& peer, int64_t req, const std::string& se
   m.Set("session", session);
   m.Set("status", common::TurnStatusName(TurnStatus::kRejected));
   m.Set("error", reason);
+  if (retryable) m.Set("retryable", true);
   core_.ledger().SendNow(peer, common::EncodeMessage(m));  // nothing was journaled for it
   LogLine(LogLevel::kInfo, "turn_rejected")
       .Kv("session", session.empty() ? "-" : session)

@@ -46,7 +46,10 @@ class ControlService {
   common::Value TurnView(const Turn& t) const;
 
   // A submit refused before acceptance: one outcome with status rejected.
-  void Reject(const Peer& peer, int64_t req, const std::string& session, const std::string& reason);
+  // A `rejected` outcome (turn_id null). `retryable`: the refusal is transient (the
+  // journal cannot be written); the same submit may be accepted later.
+  void Reject(const Peer& peer, int64_t req, const std::string& session, const std::string& reason,
+              bool retryable = false);
   void ReplyError(const Peer& peer, int64_t req, const std::string& code, const std::string& error);
   void ReplyResult(const Peer& peer, int64_t req, common::Value data);
 

@@ -174,6 +174,7 @@ AcceptResult Core::AcceptTurn(TurnRequest r) {
   }
   if (shutting_down_) return reject("the supervisor is shutting down; retry when it is back up");
   if (ledger_->refusing()) {
+    out.retryable = true;
     const std::string failed =
         std::string(ledger_->refusing_why()) == "write_failed" ? "write" : "sync";
     return reject("not accepted: the journal is being rewritten after a failed " + failed + " (" +

@@ -70,6 +70,9 @@ struct AcceptResult {
   bool attached = false;    // an earlier turn with the same idempotency key
   std::string session;      // the resolved key (also on rejection, when known)
   std::string reject_text;  // when !accepted
+  // Rejected only for now (the journal cannot be written): the same submit may be
+  // accepted later. Told to the sender as `retryable: true` (docs/protocol.md).
+  bool retryable = false;
 };
 
 class Core {

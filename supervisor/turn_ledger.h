@@ -157,7 +157,10 @@ class TurnLedger {
 
   void Recover(const JournalRecovery& rec);
   void AcceptDurable(AwaitingSync batch);
-  void RefuseUnjournaled(uint64_t id, const common::Status& why);
+  // Tells every sender of turn `id` (its waiters, and its acknowledgements in
+  // pending_acks_ and `acks`, which are removed) that it was not accepted, and drops it.
+  void RefuseUnjournaled(uint64_t id, const common::Status& why,
+                         std::vector<PendingAck>* acks = nullptr);
   void NoteFailure(const common::Status& st);
   void RememberDone(uint64_t id);
   RememberWindow::Limits RememberLimits() const;

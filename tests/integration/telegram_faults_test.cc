@@ -1,10 +1,14 @@
 // The Telegram channel's fault tests: the supervisor SIGKILLed at each point of an
-// update's life, the API unreachable, 429, 409, a hung poll, the offset reset.
+// update's life, the API unreachable, 429, 409, a hung poll, the offset reset, a
+// journal that cannot be written.
 // After each, every accepted update is answered exactly once: the test counts what
 // the Bot API double received.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <cstring>
 #include <string>
 
 #include "tests/integration/harness.h"
@@ -139,6 +143,45 @@ TEST(TelegramFaultsTest, ApiUnreachableForAWhileThenBackLosesNothing) {
   ASSERT_TRUE(WaitDelivered(sup, 3)) << sup.Log();
   EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:one", "reply:two"}));
   EXPECT_EQ(tg.SentTo(43), (std::vector<std::string>{"reply:three"}));
+}
+
+// The journal cannot take the submit (RLIMIT_FSIZE at the file's size: every
+// append fails with EFBIG, as a full disk fails with ENOSPC). The core refuses it
+// as retryable; the channel says nothing in the chat, keeps the update unconfirmed
+// and submits it again until the journal takes it: one real reply, no apology.
+TEST(TelegramFaultsTest, AnUpdateTheJournalCannotTakeIsDeferredAndAnsweredOnceItCan) {
+  TempHome home;
+  TelegramDouble tg;
+  ASSERT_TRUE(tg.ok());
+  SupervisorProcess sup(home, TelegramEnv());
+  ASSERT_TRUE(sup.Start(TelegramConfig(home, tg))) << sup.Log();
+  tg.Inject(42, "one");
+  ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
+  const std::string journal = home.paths().journal_dir + "/journal.log";
+  auto set_limit = [&](rlim_t bytes) {
+    struct rlimit rl {
+      bytes, RLIM_INFINITY
+    };
+    ASSERT_EQ(::prlimit(sup.pid(), RLIMIT_FSIZE, &rl, nullptr), 0) << std::strerror(errno);
+  };
+  struct stat st;
+  ASSERT_EQ(::stat(journal.c_str(), &st), 0);
+  set_limit(static_cast<rlim_t>(st.st_size));
+  tg.Inject(42, "two");
+  // Refused, and refused again when resubmitted after the back-off (the log cannot
+  // say so: its file is over the limit too; the control socket can).
+  ASSERT_TRUE(WaitFor(
+      [&] { return IntField(*Status(home).Find("counters"), "submits_rejected") >= 2; }, kLong))
+      << common::ToJson(Status(home));
+  EXPECT_GE(IntField(*Status(home).Find("counters"), "journal_errors"), 1);
+  EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:one"}))
+      << "nothing is said in the chat about a refusal the user cannot act on";
+  set_limit(RLIM_INFINITY);
+  ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
+  EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:one", "reply:two"}));
+  EXPECT_EQ(CountOf(sup.Log(), "event=telegram_submit_rejected"), 0) << sup.Log();
+  EXPECT_EQ(IntField(*Status(home).Find("counters"), "turns_accepted"), 2);
+  ExpectEveryTurnSettled(home);
 }
 
 TEST(TelegramFaultsTest, RateLimitsAreWaitedOutAndNothingIsSentTwice) {

@@ -271,7 +271,7 @@ void ChannelLoop::HandleBatch(const std::string& batch_json) {
   MaybeCommitBatch();
 }
 
-void ChannelLoop::SubmitUpdate(const InboundUpdate& u) {
+void ChannelLoop::SubmitUpdate(const InboundUpdate& u, bool deferred) {
   Value m = common::NewMessage(common::msg::kSubmit);
   m.Set("agent", cfg_.agent);
   m.Set("session", u.session);
@@ -287,7 +287,7 @@ void ChannelLoop::SubmitUpdate(const InboundUpdate& u) {
   m.Set("origin", std::move(origin));
   int64_t id = 0;
   SendCore(std::move(m), &id);  // a failed send is retried by ResendStaleSubmits
-  submits_[id] = PendingSubmit{u, clock_.Now()};
+  submits_[id] = PendingSubmit{u, clock_.Now() + kCoreAnswerTimeout, deferred};
 }
 
 void ChannelLoop::MaybeCommitBatch() {
@@ -336,10 +336,24 @@ void ChannelLoop::HandleCore(const Value& m) {
     }
     auto it = submits_.find(id);
     if (it == submits_.end()) return;
-    // Rejected before acceptance (queue full, unknown agent...): there is no turn
-    // for the core to deliver, so the channel answers it itself.
     const InboundUpdate& u = it->second.update;
     const std::string error = m.GetStringOr("error", "").value();
+    if (m.GetBoolOr("retryable", false).value()) {
+      // Refused for now (the journal cannot be written): not the user's to retry.
+      // The update stays unconfirmed (the offset does not pass it) and is submitted
+      // again after the back-off, until it is taken; nothing is said in the chat.
+      if (!it->second.deferred) {
+        LogLine(LogLevel::kWarn, "telegram_submit_deferred")
+            .Kv("update", u.update_id)
+            .Kv("error", error)
+            .Kv("retry_ms", cfg_.retry_backoff.count());
+      }
+      it->second.deferred = true;
+      it->second.resend_at = clock_.Now() + cfg_.retry_backoff;
+      return;
+    }
+    // Rejected before acceptance (queue full, unknown agent...): there is no turn
+    // for the core to deliver, so the channel answers it itself.
     LogLine(LogLevel::kWarn, "telegram_submit_rejected")
         .Kv("update", u.update_id)
         .Kv("error", error);
@@ -423,13 +437,14 @@ void ChannelLoop::QueueText(int64_t turn_id, const std::string& chat_id,
 void ChannelLoop::ResendStaleSubmits(Time now) {
   std::vector<int64_t> stale;
   for (const auto& [id, p] : submits_) {
-    if (now - p.sent_at > kCoreAnswerTimeout) stale.push_back(id);
+    if (now >= p.resend_at) stale.push_back(id);
   }
   for (int64_t id : stale) {
     InboundUpdate u = submits_[id].update;
+    const bool deferred = submits_[id].deferred;
     submits_.erase(id);
-    LogLine(LogLevel::kWarn, "telegram_submit_resent").Kv("update", u.update_id);
-    SubmitUpdate(u);  // the idempotency key attaches it to the first, if that got in
+    if (!deferred) LogLine(LogLevel::kWarn, "telegram_submit_resent").Kv("update", u.update_id);
+    SubmitUpdate(u, deferred);  // the idempotency key attaches it to the first, if that got in
   }
 }
 

@@ -48,13 +48,15 @@ class ChannelLoop {
   // A submit the core has not answered yet.
   struct PendingSubmit {
     InboundUpdate update;
-    Time sent_at;
+    Time resend_at;  // sent again then, unless answered (accepted or rejected)
+    bool deferred = false;  // refused as retryable at least once (logged once)
   };
   bool ConnectBot();  // getMe with back-off; false once stopping
   void Subscribe();
   void StartPoller();
   void HandleBatch(const std::string& batch_json);
-  void SubmitUpdate(const InboundUpdate& u);
+  // `deferred`: a resubmit of an update the core refused as retryable.
+  void SubmitUpdate(const InboundUpdate& u, bool deferred = false);
   void MaybeCommitBatch();
   void HandleCore(const common::Value& m);
   void OnDelivery(const common::Value& m);

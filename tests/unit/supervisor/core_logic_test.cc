@@ -320,10 +320,23 @@ TEST(CoreLogicTest, TurnsSubmittedInTheBatchTheFullDiskRefusesAreRefusedNotLost)
   disk.full->store(true);
   const int64_t a = h.Submit("a", "one");
   const int64_t b = h.Submit("b", "two");
-  for (int64_t req : {a, b}) {
-    Value out = h.OutcomeFor(req);
-    ASSERT_TRUE(out.is_map()) << "request " << req << " was never answered";
-    EXPECT_EQ(out.GetStringOr("status", "").value(), "rejected");
+  // A submit that does not wait for the outcome (as the channels send) is answered
+  // too: it has no waiter, only its acknowledgement, which will never come.
+  Value nowait = common::NewMessage(common::msg::kSubmit);
+  nowait.Set("id", 77);
+  nowait.Set("agent", "main");
+  nowait.Set("session", "three");
+  nowait.Set("message", "c");
+  nowait.Set("wait", false);
+  h.Control(nowait);
+  for (int64_t req : {a, b, int64_t{77}}) {
+    std::vector<Value> told;
+    for (const Value& m : h.SentOf(Door::kControl, "outcome")) {
+      if (m.GetIntOr("id", -1).value() == req) told.push_back(m);
+    }
+    ASSERT_EQ(told.size(), 1u) << "request " << req << ": each sender is told once";
+    EXPECT_EQ(told[0].GetStringOr("status", "").value(), "rejected");
+    EXPECT_TRUE(told[0].GetBoolOr("retryable", false).value()) << "request " << req;
     EXPECT_EQ(h.TurnOf(req), 0);
   }
   EXPECT_TRUE(h.spawner_.specs.empty()) << "a refused turn must not run";
