@@ -1,5 +1,6 @@
 // laneway-supervisor: normally started by `laneway up`. main() only parses the
 // command line, picks the config and hands over to Supervisor.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,6 +33,13 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   using namespace laneway;
   common::SetLogProcess("supervisor");
+  // A fixed mmap threshold: every buffer of 256 kB or more (the journal read at
+  // start, a rewrite's frames, a big reply) gets its own mapping and goes back to the
+  // kernel when freed. glibc's default raises the threshold to the largest buffer
+  // freed so far, after which such buffers come from the heap and stay resident;
+  // the chaos soak saw the supervisor's RSS grow by 20-30 MB that way after journal
+  // rewrites (docs/soak.md).
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -550,18 +550,22 @@ void TurnLedger::OnJobDone() {
   if (done.rewrite) {
     rewriting_ = false;
     // A rewrite builds the whole live journal in memory twice (the records, then
-    // their frames: 30 MB for a 6 MB journal). glibc keeps such freed memory in its
-    // arenas; give it back, or every rewrite leaves the supervisor that much bigger
-    // (the chaos soak's RSS check saw +30 MB after a full-disk rewrite).
+    // their frames). Its big buffers are mapped and unmapped (main.cc sets the mmap
+    // threshold); the many small strings it freed go back to the kernel here too.
     ::malloc_trim(0);
     if (!done.status.ok()) {
       NoteFailure(done.status);  // untrusted_ stays set: Housekeeping retries
       return;
     }
     ++core_.counters().journal_rewrites;
+    uint64_t held_bytes = 0;
+    for (const Outgoing& out : outbox_) held_bytes += out.bytes.size();
     LogLine(LogLevel::kInfo, "journal_rewritten")
         .Kv("bytes", journal_->size_bytes())
-        .Kv("reason", untrusted_ ? untrusted_why_ : "compaction");
+        .Kv("reason", untrusted_ ? untrusted_why_ : "compaction")
+        .Kv("held_sends", static_cast<uint64_t>(outbox_.size()))
+        .Kv("held_bytes", held_bytes)
+        .Kv("buffered_records", static_cast<uint64_t>(journal_->pending()));
     untrusted_ = false;
     if (failing_) {
       failing_ = false;

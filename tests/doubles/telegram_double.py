@@ -333,7 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             with st.cv:
                 st.sent.append({"chat_id": chat_id, "text": text, "reply_to": reply_to,
                                 "thread_id": p.get("message_thread_id"),
-                                "parse_mode": parse_mode, "message_id": mid})
+                                "parse_mode": parse_mode, "message_id": mid,
+                                "at": time.monotonic()})
                 st.cv.notify_all()
         else:
             with st.cv:

@@ -266,8 +266,7 @@ TEST(DurabilityTest, ReloadAppliesAValidConfigAndRefusesAnInvalidOne) {
 // disk"): new turns are refused retryably, never acknowledged and lost; a turn
 // accepted before the disk filled finishes, and its outcome is told once the journal
 // holds it, so that no restart can contradict it; once space is back, all flows.
-void CheckFullJournal(TempHome& home, SupervisorProcess& sup,
-                      const std::function<void()>& make_full,
+void CheckFullJournal(TempHome& home, const std::function<void()>& make_full,
                       const std::function<void()>& free_space) {
   auto running = RunCliAsync(home, {"agent", "--agent", "main", "--message", "gate-before"});
   ASSERT_TRUE(WaitForWorker(home, "agent:main:main", "busy"));
@@ -298,9 +297,11 @@ void CheckFullJournal(TempHome& home, SupervisorProcess& sup,
     return RunCli(home, {"agent", "--agent", "main", "--session", "after", "--message", "ok"})
                .code == 0;
   }));
-  EXPECT_TRUE(Status(home).Find("journal")->GetBoolOr("ok", false).value());
-  EXPECT_TRUE(Contains(sup.Log(), "event=journal_write_failed")) << sup.Log();
-  EXPECT_TRUE(Contains(sup.Log(), "event=journal_recovered")) << sup.Log();
+  // Status, not the log: under RLIMIT_FSIZE the log file is over the limit too, and
+  // its lines from that time are cut or lost.
+  const Value after = Status(home);
+  EXPECT_TRUE(after.Find("journal")->GetBoolOr("ok", false).value()) << common::ToJson(after);
+  EXPECT_GE(IntField(*after.Find("counters"), "journal_rewrites"), 1) << common::ToJson(after);
   ExpectEveryTurnSettled(home);
 }
 
@@ -320,7 +321,7 @@ TEST(DurabilityTest, FullFileSystemRefusesNewTurnsRetryablyAndRecovers) {
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   const std::string filler = dir + "/filler";
   CheckFullJournal(
-      home, sup,
+      home,
       [&] {
         // Fill what is left, to the last byte the file system gives.
         int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -347,7 +348,7 @@ TEST(DurabilityTest, JournalFileSizeLimitRefusesNewTurnsRetryablyAndRecovers) {
     ASSERT_EQ(::prlimit(sup.pid(), RLIMIT_FSIZE, &rl, nullptr), 0) << std::strerror(errno);
   };
   CheckFullJournal(
-      home, sup,
+      home,
       [&] {
         struct stat st;
         ASSERT_EQ(::stat(journal.c_str(), &st), 0);

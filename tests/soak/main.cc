@@ -267,6 +267,11 @@ class Soak {
 
   bool KillSupervisor() {
     sh_.sup_down.store(true);
+    {
+      std::lock_guard<std::mutex> l(sh_.kills_mu);
+      sh_.kill_times.push_back(
+          std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
+    }
     sup_->Signal(SIGKILL);
     sup_->WaitExit(std::chrono::seconds(10));
     ++sup_kills_;
@@ -660,7 +665,12 @@ int Main() {
     if (r.Find("error")) ledger.Violation("cron.update (disable) failed: " + common::ToJson(r));
   }
   ResolveByKey(home, ledger);
-  const TelegramDoor::Result tgr = tg_door.Check(ledger, sh.sup_kills.load(), std::chrono::seconds(120));
+  std::vector<double> kill_times;
+  {
+    std::lock_guard<std::mutex> l(sh.kills_mu);
+    kill_times = sh.kill_times;
+  }
+  const TelegramDoor::Result tgr = tg_door.Check(ledger, kill_times, std::chrono::seconds(120));
   int64_t cross = 0;
   CrossCheck(home, ledger, &cross);
   // The supervisor's own counters: nothing queued or running, every turn ended once.

@@ -53,6 +53,10 @@ struct Shared {
   std::atomic<bool> stop{false};      // doors: stop sending, finish what is in flight
   std::atomic<bool> abort{false};     // doors: give up now
   std::atomic<int64_t> sup_kills{0};
+  // When each supervisor SIGKILL was sent, on CLOCK_MONOTONIC in seconds (the clock
+  // of Python's time.monotonic(), which the Telegram double stamps sends with).
+  std::mutex kills_mu;
+  std::vector<double> kill_times;
   // Per door: turns sent and turns whose outcome arrived.
   std::atomic<int64_t> ipc{0}, ws{0}, http{0}, telegram{0}, cron{0};
   std::atomic<int64_t> http_cut{0};       // HTTP requests cut by a supervisor kill

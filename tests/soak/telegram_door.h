@@ -11,6 +11,7 @@
 #define LANEWAY_TESTS_SOAK_TELEGRAM_DOOR_H_
 
 #include <memory>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/telegram_double_client.h"
@@ -28,9 +29,11 @@ class TelegramDoor {
   struct Result {
     int64_t answered = 0;
     int64_t unanswered = 0;
-    int64_t repeated = 0;
+    int64_t repeated = 0;             // replies sent more than once
+    int64_t unexplained_repeats = 0;  // of those, not soon after a supervisor kill
   };
-  Result Check(Ledger& ledger, int64_t sup_kills, std::chrono::seconds wait);
+  // `kill_times`: Shared::kill_times.
+  Result Check(Ledger& ledger, const std::vector<double>& kill_times, std::chrono::seconds wait);
 
  private:
   struct State;
