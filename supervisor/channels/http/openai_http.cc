@@ -54,7 +54,10 @@ HttpError OutcomeError(const Value& msg) {
   if (status == "rejected") {
     bool busy =
         text.find("queue full") != std::string::npos || text.find("too many") != std::string::npos;
-    bool down = text.find("shutting down") != std::string::npos;
+    // Refused only for now (the journal cannot be written; docs/protocol.md): 503,
+    // which clients retry, not 400, which they would not.
+    bool down = text.find("shutting down") != std::string::npos ||
+                msg.GetBoolOr("retryable", false).value();
     e.status = down ? 503 : busy ? 429 : 400;
     e.type = busy ? "rate_limit_error" : down ? "server_error" : "invalid_request_error";
   } else if (status == "pending") {

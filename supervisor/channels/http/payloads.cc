@@ -62,7 +62,11 @@ AgentResult FinalAgentResult(const std::string& run_id, const Value& outcome, in
     // A core `error` message (no turn): code and text.
     status = Str(outcome, "code");
   }
-  r.error_code = status == "rejected" ? kInvalidRequest : kUnavailable;
+  // A rejection that is only for now (`retryable`: the journal cannot be written) is
+  // UNAVAILABLE, which the seed's clients retry, like a supervisor that is down.
+  r.error_code = status == "rejected" && !outcome.GetBoolOr("retryable", false).value()
+                     ? kInvalidRequest
+                     : kUnavailable;
   r.error_message = "turn " + (status.empty() ? std::string("failed") : status) +
                     (error.empty() ? "" : ": " + error);
   return r;
