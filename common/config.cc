@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "common/config_cron.h"
+#include "common/config_reader.h"
 #include "common/config_security.h"
 #include "common/duration.h"
 #include "common/quote.h"
@@ -30,36 +31,9 @@ namespace laneway::common {
 
 namespace {
 
-using Millis = std::chrono::milliseconds;
+using namespace config_reader;  // NOLINT: the reader's private vocabulary
 
-// Large enough for any sane timeout, small enough that steady_clock::now()
-// plus it cannot overflow the nanosecond clock (which would be UB).
-constexpr Millis kMaxDuration = std::chrono::hours(24 * 365);
-constexpr size_t kMaxAgentIdLength = 64;
 constexpr size_t kMaxConfigBytes = 16 << 20;
-
-bool IsIdChar(char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-         ch == '_' || ch == '-';
-}
-
-bool IsValidAgentId(std::string_view id) {
-  return !id.empty() && id.size() <= kMaxAgentIdLength &&
-         std::all_of(id.begin(), id.end(), IsIdChar);
-}
-
-// One part of a dotted key, written the way TOML would need it.
-std::string KeyPart(std::string_view part) {
-  bool bare = !part.empty() && std::all_of(part.begin(), part.end(), IsIdChar);
-  return bare ? std::string(part) : Quote(part);
-}
-
-std::string Join(const std::string& prefix, std::string_view part) {
-  return prefix.empty() ? KeyPart(part) : prefix + "." + KeyPart(part);
-}
-
-template <typename E>
-using NameTable = std::pair<E, const char*>;
 
 // The one place each enum's spelling lives: used to parse and to print.
 constexpr NameTable<RunnerKind> kRunnerNames[] = {
@@ -67,141 +41,6 @@ constexpr NameTable<RunnerKind> kRunnerNames[] = {
 constexpr NameTable<QueueMode> kQueueModeNames[] = {{QueueMode::kQueue, "queue"},
                                                     {QueueMode::kCollect, "collect"},
                                                     {QueueMode::kInterrupt, "interrupt"}};
-constexpr NameTable<toml::node_type> kTypeNames[] = {
-    {toml::node_type::string, "a string"},
-    {toml::node_type::integer, "an integer"},
-    {toml::node_type::floating_point, "a floating-point number"},
-    {toml::node_type::boolean, "a boolean"},
-    {toml::node_type::date, "a date"},
-    {toml::node_type::time, "a time"},
-    {toml::node_type::date_time, "a date-time"},
-    {toml::node_type::array, "an array"},
-    {toml::node_type::table, "a table"}};
-
-template <typename E, size_t N>
-const char* NameOf(const NameTable<E> (&table)[N], E value) {
-  for (const auto& [v, name] : table) {
-    if (v == value) return name;
-  }
-  return "unknown";
-}
-
-template <typename E, size_t N>
-std::optional<E> FromName(const NameTable<E> (&table)[N], std::string_view name) {
-  for (const auto& [v, n] : table) {
-    if (name == n) return v;
-  }
-  return std::nullopt;
-}
-
-const char* TypeName(toml::node_type type) { return NameOf(kTypeNames, type); }
-
-uint32_t LineOf(const toml::node& node) { return node.source().begin.line; }
-
-// Collects errors and reports the earliest one in the file.
-class Checker {
- public:
-  explicit Checker(std::string source) : source_(std::move(source)) {}
-
-  void Fail(uint32_t line, const std::string& key, const std::string& what) {
-    std::string where = line == 0 ? source_ : source_ + ":" + std::to_string(line);
-    Record(line, where + ": " + key + ": " + what);
-  }
-  void Fail(const toml::node& at, const std::string& key, const std::string& what) {
-    Fail(LineOf(at), key, what);
-  }
-  void WrongType(const toml::node& at, const std::string& key, const char* expected) {
-    Fail(at, key, std::string("expected ") + expected + ", got " + TypeName(at.type()));
-  }
-  // An error about the config as a whole, with no line to point at.
-  void FailWhole(const std::string& what) { Record(0, source_ + ": " + what); }
-
-  bool ok() const { return errors_ == 0; }
-  int errors() const { return errors_; }
-  Status status() const { return ok() ? Status::Ok() : Status::InvalidArgument(message_); }
-
- private:
-  // Line 0 (unknown) sorts after every real line.
-  void Record(uint32_t line, std::string message) {
-    uint32_t rank = line == 0 ? UINT32_MAX : line;
-    if (errors_++ > 0 && rank >= rank_) return;
-    rank_ = rank;
-    message_ = std::move(message);
-  }
-
-  std::string source_;
-  int errors_ = 0;
-  uint32_t rank_ = 0;
-  std::string message_;
-};
-
-// --- Typed readers: each records an error and returns nullopt on failure. ---
-
-std::optional<int64_t> ReadInt(const toml::node& node, const std::string& key, int64_t min,
-                               int64_t max, Checker& c) {
-  const auto* v = node.as_integer();
-  if (v == nullptr) {
-    c.WrongType(node, key, "an integer");
-    return std::nullopt;
-  }
-  int64_t value = v->get();
-  if (value < min || value > max) {
-    c.Fail(node, key,
-           std::to_string(value) + " is out of range (expected " + std::to_string(min) + ".." +
-               std::to_string(max) + ")");
-    return std::nullopt;
-  }
-  return value;
-}
-
-std::optional<std::string_view> ReadString(const toml::node& node, const std::string& key,
-                                           Checker& c) {
-  const auto* v = node.as_string();
-  if (v == nullptr) {
-    c.WrongType(node, key, "a string");
-    return std::nullopt;
-  }
-  return std::string_view(v->get());
-}
-
-std::optional<Millis> ReadDuration(const toml::node& node, const std::string& key, Checker& c) {
-  const auto* v = node.as_string();
-  if (v == nullptr) {
-    c.WrongType(node, key, "a duration string such as \"10s\"");
-    return std::nullopt;
-  }
-  Result<Millis> d = ParseDuration(v->get());
-  if (!d.ok()) {
-    c.Fail(node, key, d.status().message());
-    return std::nullopt;
-  }
-  if (d->count() <= 0) {
-    c.Fail(node, key, "must be greater than 0, got " + Quote(v->get()));
-    return std::nullopt;
-  }
-  if (*d > kMaxDuration) {
-    c.Fail(node, key,
-           Quote(v->get()) + " is too long (at most " + FormatDuration(kMaxDuration) + ")");
-    return std::nullopt;
-  }
-  return *d;
-}
-
-const toml::table* ReadTable(const toml::node& node, const std::string& key, Checker& c) {
-  const toml::table* t = node.as_table();
-  if (t == nullptr) c.WrongType(node, key, "a table");
-  return t;
-}
-
-// --- The declarative part: plain keys of each section and their ranges. ---
-
-template <typename Cfg>
-struct Field {
-  std::string_view name;
-  std::variant<uint32_t Cfg::*, Millis Cfg::*, bool Cfg::*> member;
-  int64_t min = 0;  // integers only
-  int64_t max = 0;
-};
 
 using SC = SupervisorConfig;
 const Field<SC> kSupervisorFields[] = {
@@ -264,43 +103,6 @@ bool IsOpenAiKey(std::string_view name) {
   return std::find(std::begin(kOpenAiKeys), std::end(kOpenAiKeys), name) != std::end(kOpenAiKeys);
 }
 
-// Applies `node` to the field named `name`; false if no such field.
-template <typename Cfg, size_t N>
-bool ApplyField(const Field<Cfg> (&fields)[N], std::string_view name, const toml::node& node,
-                const std::string& key, Checker& c, Cfg& cfg) {
-  for (const Field<Cfg>& f : fields) {
-    if (f.name != name) continue;
-    std::visit(
-        [&](auto member) {
-          using T = std::remove_reference_t<decltype(cfg.*member)>;
-          if constexpr (std::is_same_v<T, uint32_t>) {
-            if (auto v = ReadInt(node, key, f.min, f.max, c)) cfg.*member = uint32_t(*v);
-          } else if constexpr (std::is_same_v<T, Millis>) {
-            if (auto v = ReadDuration(node, key, c)) cfg.*member = *v;
-          } else {
-            if (const auto* b = node.as_boolean()) {
-              cfg.*member = b->get();
-            } else {
-              c.WrongType(node, key, "a boolean");
-            }
-          }
-        },
-        f.member);
-    return true;
-  }
-  return false;
-}
-
-using HC = HttpChannelConfig;
-const Field<HC> kHttpFields[] = {
-    {"max_connections", &HC::max_connections, 1, 100'000},
-    {"max_connections_per_address", &HC::max_connections_per_address, 1, 100'000},
-    {"max_payload", &HC::max_payload, 1'024, 64 << 20},
-    {"max_buffered_bytes", &HC::max_buffered_bytes, 1'024, 1 << 30},
-    {"handshake_timeout", &HC::handshake_timeout},
-    {"tick_interval", &HC::tick_interval},
-};
-
 // --- Sections. ---
 
 void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
@@ -355,10 +157,6 @@ void ReadEnum(const NameTable<E> (&table)[N], const toml::node& node, const std:
   }
 }
 
-bool IsValidEnvName(std::string_view name);
-void ReadValidated(const toml::node& node, const std::string& key, bool (*valid)(std::string_view),
-                   const char* what, const char* expected, Checker& c, std::string& out);
-
 bool IsValidBaseUrl(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
     if (url.substr(0, scheme.size()) != scheme) continue;
@@ -371,8 +169,6 @@ bool IsValidBaseUrl(std::string_view url) {
   }
   return false;
 }
-
-bool IsNonEmpty(std::string_view s) { return !s.empty(); }
 
 // An HTTP field name: RFC 9110 token characters.
 bool IsHeaderName(std::string_view name) {
@@ -562,202 +358,6 @@ void ReadAgents(const toml::table& t, Checker& c, Config& cfg) {
     AgentConfig a;
     ReadAgent(k.str(), *agent, c, a);
     cfg.agents.emplace(a.id, std::move(a));
-  }
-}
-
-// "host:port" or "[v6-host]:port", port 1..65535.
-bool IsValidListen(std::string_view listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view host = listen.substr(0, colon);
-  std::string_view port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return false;  // a bare IPv6 address is ambiguous; it needs brackets
-  }
-  if (host.empty()) return false;
-  for (char ch : host) {
-    if (static_cast<unsigned char>(ch) <= ' ' || ch == '[' || ch == ']') return false;
-  }
-  if (port.empty() || port.size() > 5) return false;
-  uint32_t n = 0;
-  for (char ch : port) {
-    if (ch < '0' || ch > '9') return false;
-    n = n * 10 + (ch - '0');
-  }
-  return n >= 1 && n <= 65535;
-}
-
-bool IsValidEnvName(std::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
-  for (char ch : name) {
-    if (!IsIdChar(ch) || ch == '-') return false;
-  }
-  return true;
-}
-
-bool IsValidPath(std::string_view path) {
-  if (path.empty()) return false;
-  for (char ch : path) {
-    if (static_cast<unsigned char>(ch) < ' ') return false;
-  }
-  return true;
-}
-
-// A string key whose value must pass `valid`; `what` and `expected` word the error.
-void ReadValidated(const toml::node& node, const std::string& key, bool (*valid)(std::string_view),
-                   const char* what, const char* expected, Checker& c, std::string& out) {
-  auto v = ReadString(node, key, c);
-  if (!v) return;
-  if (!valid(*v)) {
-    c.Fail(node, key, std::string(what) + " " + Quote(*v) + " (" + expected + ")");
-    return;
-  }
-  out = std::string(*v);
-}
-
-void ReadHttp(const toml::table& t, Checker& c, HttpChannelConfig& http) {
-  http.enabled = true;
-  for (auto&& [k, node] : t) {
-    std::string key = Join("channels.http", k.str());
-    if (k.str() == "listen") {
-      ReadValidated(node, key, IsValidListen, "bad listen address",
-                    "expected host:port with port 1..65535, e.g. \"127.0.0.1:18789\"", c,
-                    http.listen);
-    } else if (k.str() == "token_env") {
-      ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
-                    "expected letters, digits and _, not starting with a digit", c, http.token_env);
-    } else if (k.str() == "password_env") {
-      ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
-                    "expected letters, digits and _, not starting with a digit", c,
-                    http.password_env);
-    } else if (k.str() == "token_file") {
-      ReadValidated(node, key, IsValidPath, "bad path", "expected a non-empty file path", c,
-                    http.token_file);
-    } else if (k.str() == "paired_devices_file") {
-      ReadValidated(node, key, IsValidPath, "bad path", "expected a non-empty file path", c,
-                    http.paired_devices_file);
-    } else if (!ApplyField(kHttpFields, k.str(), node, key, c, http)) {
-      c.Fail(node, key, "unknown key");
-    }
-  }
-}
-
-bool IsValidApiBase(std::string_view base) {
-  auto starts = [&](std::string_view p) { return base.substr(0, p.size()) == p; };
-  if (!starts("http://") && !starts("https://")) return false;
-  for (char ch : base) {
-    if (static_cast<unsigned char>(ch) <= ' ') return false;
-  }
-  return base.back() != '/' && base.find("://") + 3 < base.size();
-}
-
-bool IsValidParseMode(std::string_view mode) {
-  return mode.empty() || mode == "MarkdownV2" || mode == "HTML" || mode == "Markdown";
-}
-
-using TC = TelegramChannelConfig;
-const Field<TC> kTelegramFields[] = {
-    {"groups", &TC::groups},
-    {"poll_timeout", &TC::poll_timeout},
-    {"watchdog_margin", &TC::watchdog_margin},
-    {"typing_interval", &TC::typing_interval},
-    {"retry_backoff", &TC::retry_backoff},
-    {"retry_backoff_max", &TC::retry_backoff_max},
-};
-
-void ReadAllowFrom(const toml::node& node, const std::string& key, Checker& c,
-                   TelegramChannelConfig& tg) {
-  const toml::array* arr = node.as_array();
-  if (arr == nullptr) {
-    c.WrongType(node, key, "an array of Telegram user ids (integers)");
-    return;
-  }
-  tg.allow_everyone = false;
-  for (size_t i = 0; i < arr->size(); ++i) {
-    if (auto v = ReadInt(*arr->get(i), key + "[" + std::to_string(i) + "]", 1, INT64_MAX, c)) {
-      tg.allow_from.push_back(*v);
-    }
-  }
-}
-
-void ReadTelegram(const toml::table& t, Checker& c, ChannelsConfig& ch) {
-  TelegramChannelConfig& tg = ch.telegram;
-  tg.enabled = true;
-  const int errors_before = c.errors();
-  for (auto&& [k, node] : t) {
-    std::string key = Join("channels.telegram", k.str());
-    if (k.str() == "bot_token_env") {
-      ReadValidated(node, key, IsValidEnvName, "bad environment variable name",
-                    "expected letters, digits and _, not starting with a digit", c,
-                    tg.bot_token_env);
-    } else if (k.str() == "bot_token_file") {
-      ReadValidated(node, key, IsNonEmpty, "bad file name", "expected a path", c,
-                    tg.bot_token_file);
-    } else if (k.str() == "api_base") {
-      ReadValidated(node, key, IsValidApiBase, "bad api_base",
-                    "expected http:// or https:// and a host, no trailing /", c, tg.api_base);
-    } else if (k.str() == "agent") {
-      ReadValidated(node, key, IsValidAgentId, "invalid agent id",
-                    "expected 1 to 64 characters of A-Z, a-z, 0-9, _ and -", c, tg.agent);
-    } else if (k.str() == "parse_mode") {
-      ReadValidated(node, key, IsValidParseMode, "unknown parse_mode",
-                    "expected \"\", \"MarkdownV2\", \"HTML\" or \"Markdown\"", c, tg.parse_mode);
-    } else if (k.str() == "allow_from") {
-      ReadAllowFrom(node, key, c, tg);
-    } else if (!ApplyField(kTelegramFields, k.str(), node, key, c, tg)) {
-      c.Fail(node, key, "unknown key");
-    }
-  }
-  if (c.errors() != errors_before) return;
-  if (t.contains("bot_token_env") && t.contains("bot_token_file")) {
-    c.Fail(*t.get("bot_token_file"), "channels.telegram.bot_token_file",
-           "give bot_token_env or bot_token_file, not both");
-  }
-  if (tg.retry_backoff_max < tg.retry_backoff) {
-    const toml::node* n = t.get("retry_backoff_max") ? t.get("retry_backoff_max") : &t;
-    c.Fail(*n, "channels.telegram.retry_backoff_max",
-           "must be at least channels.telegram.retry_backoff (got " +
-               FormatDuration(tg.retry_backoff_max) + ", backoff " +
-               FormatDuration(tg.retry_backoff) + ")");
-  }
-  if (tg.poll_timeout > std::chrono::seconds(600)) {
-    c.Fail(*t.get("poll_timeout"), "channels.telegram.poll_timeout", "is too long (at most 10m)");
-  }
-}
-
-void ReadHttpChannel(const toml::table& t, Checker& c, ChannelsConfig& ch) {
-  ReadHttp(t, c, ch.http);
-}
-
-// The channel kinds: [channels.<name>] is read by its reader, one per kind.
-struct ChannelKind {
-  std::string_view name;
-  void (*read)(const toml::table&, Checker&, ChannelsConfig&);
-};
-constexpr ChannelKind kChannelKinds[] = {
-    {"http", ReadHttpChannel},
-    {"telegram", ReadTelegram},
-};
-
-void ReadChannels(const toml::table& t, Checker& c, Config& cfg) {
-  for (auto&& [k, node] : t) {
-    std::string key = Join("channels", k.str());
-    const ChannelKind* kind = nullptr;
-    for (const ChannelKind& ck : kChannelKinds) {
-      if (ck.name == k.str()) kind = &ck;
-    }
-    if (kind != nullptr) {
-      if (const toml::table* table = ReadTable(node, key, c)) kind->read(*table, c, cfg.channels);
-    } else {
-      std::string names;
-      for (const ChannelKind& ck : kChannelKinds) {
-        names += (names.empty() ? "" : ", ") + std::string(ck.name);
-      }
-      c.Fail(node, key,
-             node.is_table() ? "unknown channel (expected one of " + names + ")" : "unknown key");
-    }
   }
 }
 

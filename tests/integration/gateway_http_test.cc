@@ -169,7 +169,8 @@ TEST_F(GatewayHttpTest, AChatCompletionTheJournalCannotTakeIs503AndSucceedsLater
   ASSERT_TRUE(WaitFor([&] {
     later = Post(body, {"-H", kAuth});
     return later.status == 200;
-  })) << later.status << " " << later.body;
+  })) << later.status
+      << " " << later.body;
   EXPECT_EQ(Body(later)["choices"][0]["message"]["content"], "reply:hi");
   ExpectEveryTurnSettled(home_);
 }

@@ -160,14 +160,15 @@ TelegramDoor::Result TelegramDoor::Check(Ledger& ledger, const std::vector<doubl
       const double before = copies[c - 1].first, after = copies[c].first;
       bool explained = false;
       for (double k : kill_times) {
-        explained = explained || (k >= before - kSendSlack && k <= after &&
-                                  k - before <= kRepeatWindow);
+        explained =
+            explained || (k >= before - kSendSlack && k <= after && k - before <= kRepeatWindow);
       }
       if (!explained) {
         ++res.unexplained_repeats;
-        ledger.Known("tg_repeat", where + ": answered again " + std::to_string(after - before) +
-                                      " s later, with no supervisor kill in between soon enough: '" +
-                                      copies[c].second.substr(0, 80) + "'");
+        ledger.Known("tg_repeat",
+                     where + ": answered again " + std::to_string(after - before) +
+                         " s later, with no supervisor kill in between soon enough: '" +
+                         copies[c].second.substr(0, 80) + "'");
       }
     }
     for (const auto& [at, t] : copies) {

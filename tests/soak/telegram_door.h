@@ -11,8 +11,8 @@
 #define LANEWAY_TESTS_SOAK_TELEGRAM_DOOR_H_
 
 #include <memory>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "tests/integration/telegram_double_client.h"
 #include "tests/soak/soak.h"

@@ -48,7 +48,7 @@ class ChannelLoop {
   // A submit the core has not answered yet.
   struct PendingSubmit {
     InboundUpdate update;
-    Time resend_at;  // sent again then, unless answered (accepted or rejected)
+    Time resend_at;         // sent again then, unless answered (accepted or rejected)
     bool deferred = false;  // refused as retryable at least once (logged once)
   };
   bool ConnectBot();  // getMe with back-off; false once stopping

@@ -26,10 +26,10 @@
 namespace laneway::supervisor::core_test {
 
 using common::Value;
-using std::chrono::milliseconds;
 using fakes::FakeLauncher;
 using fakes::kFirstFakePid;
 using fakes::RecordingTransport;
+using std::chrono::milliseconds;
 using Sent = RecordingTransport::Sent;
 
 inline const Peer kCli{Door::kControl, "cli"};
