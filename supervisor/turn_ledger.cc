@@ -558,6 +558,7 @@ void TurnLedger::OnJobDone() {
       return;
     }
     ++core_.counters().journal_rewrites;
+    rewritten_bytes_ = journal_->size_bytes();
     uint64_t held_bytes = 0;
     for (const Outgoing& out : outbox_) held_bytes += out.bytes.size();
     LogLine(LogLevel::kInfo, "journal_rewritten")
@@ -648,11 +649,18 @@ void TurnLedger::Housekeeping() {
   }
   // Compaction: only with nothing in flight (preconditions first, state after).
   if (rewriting_ || !job_->idle() || synced_batch_ != written_batch_ || !awaiting_sync_.empty() ||
-      journal_->pending() > 0 || journal_->size_bytes() < kCompactAboveBytes) {
+      journal_->pending() > 0 || journal_->size_bytes() < CompactionThreshold()) {
     return;
   }
   LogLine(LogLevel::kInfo, "journal_compaction_started").Kv("bytes", journal_->size_bytes());
   StartRewrite("compaction");
+}
+
+uint64_t TurnLedger::CompactionThreshold() const {
+  // Also twice what the last rewrite left: a remembered window bigger than
+  // kCompactAboveBytes would otherwise be rewritten every second, forever (the
+  // 100,000-turn soak's 69 MB window did; Redis's AOF rewrite uses the same rule).
+  return std::max(kCompactAboveBytes, 2 * rewritten_bytes_);
 }
 
 void TurnLedger::NoteFailure(const Status& st) {

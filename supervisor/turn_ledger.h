@@ -174,6 +174,8 @@ class TurnLedger {
   std::vector<JournalRecord> Snapshot() const;
   void StartRewrite(const char* why);
   void SubmitSyncIfIdle();
+  // The journal size above which housekeeping compacts it.
+  uint64_t CompactionThreshold() const;
 
   Core& core_;
   std::unique_ptr<Journal> journal_;
@@ -186,6 +188,7 @@ class TurnLedger {
   std::vector<PendingAck> pending_acks_;
   std::deque<AwaitingSync> awaiting_sync_;
   std::vector<Outgoing> outbox_;
+  uint64_t rewritten_bytes_ = 0;  // the journal's size after the last rewrite
   uint64_t written_batch_ = 0;
   uint64_t synced_batch_ = 0;
   uint64_t next_turn_id_ = 1;
