@@ -340,21 +340,14 @@ TEST(DurabilityTest, JournalFileSizeLimitRefusesNewTurnsRetryablyAndRecovers) {
   SupervisorProcess sup(home);
   ASSERT_TRUE(sup.Start(ExecConfig(home))) << sup.Log();
   const std::string journal = home.paths().journal_dir + "/journal.log";
-  // Only the soft limit moves: raising a hard limit needs CAP_SYS_RESOURCE.
-  auto set_limit = [&](rlim_t bytes) {
-    struct rlimit rl {
-      bytes, RLIM_INFINITY
-    };
-    ASSERT_EQ(::prlimit(sup.pid(), RLIMIT_FSIZE, &rl, nullptr), 0) << std::strerror(errno);
-  };
   CheckFullJournal(
       home,
       [&] {
         struct stat st;
         ASSERT_EQ(::stat(journal.c_str(), &st), 0);
-        set_limit(static_cast<rlim_t>(st.st_size) + 1000);
+        ASSERT_EQ(SetFileSizeLimit(sup.pid(), st.st_size + 1000), "");
       },
-      [&] { set_limit(RLIM_INFINITY); });
+      [&] { ASSERT_EQ(SetFileSizeLimit(sup.pid(), kNoFileSizeLimit), ""); });
 }
 
 }  // namespace

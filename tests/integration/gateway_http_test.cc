@@ -1,11 +1,8 @@
 // The gateway port's HTTP side against the real supervisor, with curl: the
 // OpenAI-compatible /v1 endpoints and the health probes.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -148,23 +145,16 @@ TEST_F(GatewayHttpTest, BadBodiesGetTheRightStatusAndNoTurn) {
 // fails, as on a full disk) is a 503 the client may retry, not a 400 it would not.
 TEST_F(GatewayHttpTest, AChatCompletionTheJournalCannotTakeIs503AndSucceedsLater) {
   const std::string journal = home_.paths().journal_dir + "/journal.log";
-  auto set_limit = [&](rlim_t bytes) {
-    struct rlimit rl {
-      bytes, RLIM_INFINITY
-    };
-    ASSERT_EQ(::prlimit(gw_.supervisor().pid(), RLIMIT_FSIZE, &rl, nullptr), 0)
-        << std::strerror(errno);
-  };
   struct stat st;
   ASSERT_EQ(::stat(journal.c_str(), &st), 0);
-  set_limit(static_cast<rlim_t>(st.st_size));
+  ASSERT_EQ(SetFileSizeLimit(gw_.supervisor().pid(), st.st_size), "");
   const std::string body =
       R"({"model":"laneway/main","user":"ann","messages":[{"role":"user","content":"hi"}]})";
   HttpResult r = Post(body, {"-H", kAuth});
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(Body(r)["error"]["type"], "server_error") << r.body;
   EXPECT_NE(r.body.find("journal"), std::string::npos) << r.body;
-  set_limit(RLIM_INFINITY);
+  ASSERT_EQ(SetFileSizeLimit(gw_.supervisor().pid(), kNoFileSizeLimit), "");
   HttpResult later;
   ASSERT_TRUE(WaitFor([&] {
     later = Post(body, {"-H", kAuth});

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -368,6 +369,13 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 }
 
 bool ProcessGone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+std::string SetFileSizeLimit(pid_t pid, uint64_t bytes) {
+  struct rlimit rl {
+    bytes == kNoFileSizeLimit ? RLIM_INFINITY : static_cast<rlim_t>(bytes), RLIM_INFINITY
+  };
+  return ::prlimit(pid, RLIMIT_FSIZE, &rl, nullptr) == 0 ? "" : std::strerror(errno);
+}
 
 int64_t IntField(const Value& v, const char* key) {
   const Value* f = v.Find(key);

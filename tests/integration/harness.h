@@ -113,6 +113,11 @@ bool WaitFor(const std::function<bool()>& pred,
 // True if no process has this pid, not even a zombie (the supervisor is a child
 // subreaper and reaps the descendants of its workers).
 bool ProcessGone(pid_t pid);
+// Sets `pid`'s soft RLIMIT_FSIZE (a write past it fails with EFBIG, as a full disk
+// fails with ENOSPC); only the soft limit moves, since raising a hard limit needs
+// CAP_SYS_RESOURCE. kNoFileSizeLimit lifts it. "" on success, else the error.
+inline constexpr uint64_t kNoFileSizeLimit = UINT64_MAX;
+std::string SetFileSizeLimit(pid_t pid, uint64_t bytes);
 int64_t IntField(const common::Value& v, const char* key);
 std::string StrField(const common::Value& v, const char* key);
 int64_t Counter(const common::Value& status, const char* name);

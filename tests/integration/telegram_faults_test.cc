@@ -5,10 +5,8 @@
 // the Bot API double received.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <cstring>
 #include <string>
 
 #include "tests/integration/harness.h"
@@ -158,15 +156,9 @@ TEST(TelegramFaultsTest, AnUpdateTheJournalCannotTakeIsDeferredAndAnsweredOnceIt
   tg.Inject(42, "one");
   ASSERT_TRUE(WaitDelivered(sup, 1)) << sup.Log();
   const std::string journal = home.paths().journal_dir + "/journal.log";
-  auto set_limit = [&](rlim_t bytes) {
-    struct rlimit rl {
-      bytes, RLIM_INFINITY
-    };
-    ASSERT_EQ(::prlimit(sup.pid(), RLIMIT_FSIZE, &rl, nullptr), 0) << std::strerror(errno);
-  };
   struct stat st;
   ASSERT_EQ(::stat(journal.c_str(), &st), 0);
-  set_limit(static_cast<rlim_t>(st.st_size));
+  ASSERT_EQ(SetFileSizeLimit(sup.pid(), st.st_size), "");
   tg.Inject(42, "two");
   // Refused, and refused again when resubmitted after the back-off (the log cannot
   // say so: its file is over the limit too; the control socket can).
@@ -176,7 +168,7 @@ TEST(TelegramFaultsTest, AnUpdateTheJournalCannotTakeIsDeferredAndAnsweredOnceIt
   EXPECT_GE(IntField(*Status(home).Find("counters"), "journal_errors"), 1);
   EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:one"}))
       << "nothing is said in the chat about a refusal the user cannot act on";
-  set_limit(RLIM_INFINITY);
+  ASSERT_EQ(SetFileSizeLimit(sup.pid(), kNoFileSizeLimit), "");
   ASSERT_TRUE(WaitDelivered(sup, 2)) << sup.Log();
   EXPECT_EQ(tg.SentTo(42), (std::vector<std::string>{"reply:one", "reply:two"}));
   EXPECT_EQ(CountOf(sup.Log(), "event=telegram_submit_rejected"), 0) << sup.Log();
