@@ -86,7 +86,13 @@ std::vector<std::string> EnvWith(const Env& extra) {
   return true;
 }();
 
-std::string BinDir() { return LANEWAY_BIN_DIR; }
+// LANEWAY_TEST_BIN_DIR runs these tests against another build's binaries: the
+// ThreadSanitizer stage (make tsan-test) builds only the binaries, with TSan, and
+// runs this build's tests against them.
+std::string BinDir() {
+  const char* dir = ::getenv("LANEWAY_TEST_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : LANEWAY_BIN_DIR;
+}
 
 TempHome::TempHome() {
   char tmpl[] = "/tmp/laneway-it-XXXXXX";

@@ -22,6 +22,7 @@ namespace laneway::testing {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
+// Where the laneway binaries under test are: this build's, or LANEWAY_TEST_BIN_DIR.
 std::string BinDir();
 
 class TempHome {

@@ -59,10 +59,13 @@ TurnOutput ExecRunner::Run(const TurnInput& input, RunContext& context) {
   try {
     bp::pipe in_pipe, out_pipe, err_pipe;
     bp::environment env = boost::this_process::environment();
-    env["LANEWAY_AGENT"] = input.agent;
-    env["LANEWAY_SESSION"] = input.session;
-    env["LANEWAY_TURN_ID"] = std::to_string(input.turn_id);
-    env["LANEWAY_TRANSCRIPT"] = input.transcript_path;
+    // set(), not env["..."]: Boost 1.74's operator[] finds the name with a compare
+    // that reads past the end of every shorter variable (AddressSanitizer's
+    // heap-buffer-overflow in environment.hpp's find); set() checks the length.
+    env.set("LANEWAY_AGENT", input.agent);
+    env.set("LANEWAY_SESSION", input.session);
+    env.set("LANEWAY_TURN_ID", std::to_string(input.turn_id));
+    env.set("LANEWAY_TRANSCRIPT", input.transcript_path);
     std::vector<std::string> args(command_.begin() + 1, command_.end());
     std::string program = command_[0];
     if (program.find('/') == std::string::npos) {

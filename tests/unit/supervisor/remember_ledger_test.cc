@@ -8,16 +8,101 @@
 #include <atomic>
 #include <string>
 
-#include "tests/unit/supervisor/remember_harness.h"
+#include "tests/unit/supervisor/core_harness.h"
 
 namespace laneway::supervisor {
 namespace {
 
 using common::Value;
-using remember_test::ErrorCode;
-using remember_test::ErrorText;
-using remember_test::Harness;
-using remember_test::TypeOf;
+
+// The core harness with one session's worker and the remembered-window calls.
+class Harness : public core_test::CoreHarness {
+ public:
+  using CoreHarness::CoreHarness;
+
+  // A new supervisor on the same journal (the clock goes on).
+  void Restart() {
+    core_->Finish();
+    Reopen();
+    worker_ = 0;
+  }
+  // Submits a turn on agent:main:main (request `req`); returns its turn id.
+  int64_t Submit(int64_t req, const std::string& message, const std::string& key = "") {
+    Value m = common::NewMessage(common::msg::kSubmit);
+    m.Set("id", req);
+    m.Set("agent", "main");
+    m.Set("message", message);
+    if (!key.empty()) m.Set("idempotency_key", key);
+    Control(m);
+    const int64_t turn = TurnOf(req);
+    EXPECT_GT(turn, 0) << "not accepted";
+    return turn;
+  }
+  // The worker just spawned for the session says hello (the run follows).
+  void StartWorker() {
+    EXPECT_EQ(spawner_.specs.size(), spawned_ + 1) << "one worker for the session";
+    spawned_ = spawner_.specs.size();
+    worker_ = spawner_.worker_ids.back();
+    Value hello = common::NewMessage(common::msg::kHello);
+    hello.Set("worker_id", static_cast<int64_t>(worker_));
+    hello.Set("session", "agent:main:main");
+    hello.Set("pid", static_cast<int64_t>(spawner_.pids.back()));
+    FromWorker(worker_, hello);
+  }
+  // The worker replies to `turn`.
+  void Reply(int64_t turn, const std::string& reply) { Done(worker_, turn, reply); }
+  // Submits a turn on agent:main:main and has the (one) worker reply to it; returns
+  // its turn id.
+  int64_t RunTurn(const std::string& message, const std::string& key = "") {
+    const int64_t req = ++own_req_;
+    const int64_t turn = Submit(req, message, key);
+    if (worker_ == 0) StartWorker();
+    Reply(turn, "reply:" + message);
+    EXPECT_EQ(Last(req).GetStringOr("status", "").value(), "replied") << message;
+    return turn;
+  }
+  // The last message sent to the CLI answering request `req` (null if none).
+  Value Last(int64_t req) const {
+    for (auto it = transport_.sent.rbegin(); it != transport_.sent.rend(); ++it) {
+      if (it->to.door == Door::kControl && it->msg.GetIntOr("id", -1).value() == req) {
+        return it->msg;
+      }
+    }
+    return Value();
+  }
+  // A `wait` (or `turn`, with type "turn") on turn_id or idempotency key; the reply.
+  Value Ask(const char* type, int64_t turn_id, const std::string& key = "") {
+    Value m = common::NewMessage(type);
+    m.Set("id", ++own_req_);
+    if (key.empty()) {
+      m.Set("turn_id", turn_id);
+    } else {
+      m.Set("idempotency_key", key);
+    }
+    Control(m);
+    return Last(own_req_);
+  }
+  int64_t Counter(const char* name) { return CounterValue(name); }
+
+ private:
+  // Request ids of this class's calls, far above the base's (which start at 1).
+  int64_t own_req_ = 1'000'000;
+  uint64_t worker_ = 0;  // the live worker's id, 0 = none
+  size_t spawned_ = 0;   // launches seen, over every core
+};
+
+// The type of a message ("" for a null Value: no reply).
+std::string TypeOf(const Value& m) {
+  const Value* t = m.is_map() ? m.Find("type") : nullptr;
+  return t && t->is_string() ? t->as_string() : "";
+}
+// The code of an error reply ("" for anything else).
+std::string ErrorCode(const Value& m) {
+  if (TypeOf(m) != common::msg::kError) return "";
+  return m.GetStringOr("code", "").value();
+}
+std::string ErrorText(const Value& m) { return m.GetStringOr("error", "").value(); }
+
 using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
@@ -100,9 +185,9 @@ TEST(RememberLedgerTest, AgeCountsFromTheEndOfTheTurnNotItsAcceptance) {
   // Accepted, then 50 minutes running before its outcome.
   const int64_t id = h.Submit(900, "slow");
   h.StartWorker();
-  h.clock.Advance(minutes(50));  // one jump: no sweep and no timer in between
+  h.clock_.Advance(minutes(50));  // one jump: no sweep and no timer in between
   h.Reply(id, "late");
-  h.clock.Advance(minutes(59));
+  h.clock_.Advance(minutes(59));
   h.Pass();
   EXPECT_EQ(TypeOf(h.Ask("wait", id)), "outcome")
       << "109 minutes after acceptance but 59 after its end";
@@ -133,7 +218,7 @@ TEST(RememberLedgerTest, AgeingHoldsAcrossARestartFromTheJournaledEndTime) {
   h.Restart();
   EXPECT_EQ(TypeOf(h.Ask("wait", old_turn)), "outcome") << "50 minutes old";
   h.Restart();
-  h.clock.Advance(minutes(11));  // down for 11 minutes: the old one is 61 minutes old
+  h.clock_.Advance(minutes(11));  // down for 11 minutes: the old one is 61 minutes old
   h.Restart();
   EXPECT_EQ(ErrorCode(h.Ask("wait", old_turn)), "forgotten")
       << "forgotten at start-up, before any sweep";
