@@ -7,7 +7,7 @@
 #include "common/config.h"
 
 #include <fcntl.h>
-#include <toml++/toml.h>
+#include "common/toml_import.h"
 #include <unistd.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // The [channels] section of laneway.toml (docs/config.md): channels.http and
 // channels.telegram, read with config_reader.h's collector and typed readers.
-#include <toml++/toml.h>
+#include "common/toml_import.h"
 
 #include <cstdint>
 #include <string>

@@ -5,7 +5,7 @@
 #ifndef LANEWAY_COMMON_CONFIG_CRON_H_
 #define LANEWAY_COMMON_CONFIG_CRON_H_
 
-#include <toml++/toml.h>
+#include "common/toml_import.h"
 
 #include <functional>
 #include <string>

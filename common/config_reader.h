@@ -5,7 +5,7 @@
 #ifndef LANEWAY_COMMON_CONFIG_READER_H_
 #define LANEWAY_COMMON_CONFIG_READER_H_
 
-#include <toml++/toml.h>
+#include "common/toml_import.h"
 
 #include <algorithm>
 #include <chrono>

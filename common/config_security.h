@@ -9,7 +9,7 @@
 #ifndef LANEWAY_COMMON_CONFIG_SECURITY_H_
 #define LANEWAY_COMMON_CONFIG_SECURITY_H_
 
-#include <toml++/toml.h>
+#include "common/toml_import.h"
 
 #include <string>
 #include <string_view>

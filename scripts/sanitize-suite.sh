@@ -9,6 +9,7 @@
 # volume tests, whose hundreds of turns or sessions walk no path that the others
 # do not, and which under ASan take minutes each (docs/security.md).
 set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: scripts/sanitize-suite.sh BUILD_DIR REPORTS JOBS SKIP}
 reports=${2:?}
 jobs=${3:-2}
@@ -28,5 +29,5 @@ if [ "$urc" -ne 0 ]; then
 else
   tail -3 unit-tests.log
 fi
-bash "$(dirname "$0")/sanitizer-reports.sh" "$reports" || rc=1
+bash "$here/sanitizer-reports.sh" "$reports" || rc=1
 exit "$rc"

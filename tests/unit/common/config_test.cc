@@ -118,6 +118,16 @@ token_env = "MY_TOKEN"
   EXPECT_EQ(cfg.channels.http.token_env, "MY_TOKEN");
 }
 
+// Found by the config fuzz target: toml++ 3.3.0 asserts in a table header whose key
+// starts with '.', which aborted the fuzz build. Every build now reports it.
+TEST(ConfigTest, TableHeaderWithoutAKeyIsAParseErrorNotAnAbort) {
+  auto r = ParseConfig("[.agents]\nrunner = \"echo\"\n", "t.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("t.toml:1"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("expected bare key"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(ConfigTest, OmittedKeysTakeDefaults) {
   Config cfg = ParseOk(kEchoAgent);
   EXPECT_EQ(cfg.supervisor, SupervisorConfig{});
