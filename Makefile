@@ -82,7 +82,8 @@ bench: deps
 # The whole suite built with AddressSanitizer + UBSan (clang); any report fails.
 # SAN_OPT / TSAN_OPT are those builds' optimisation and debug flags (line tables
 # are enough for a report's stack). The ASan build is -O0: it compiles in 60 % of
-# -O1's time, and its suite mostly waits on processes (docs/security.md, "In CI").
+# -O1's time, and its suite mostly waits on processes (docs/security.md,
+# "Sanitizers, and what CI runs").
 # Each build has a -build target, so that CI can build one while the previous suite
 # runs (.ci/run).
 SAN_OPT ?= -O0 -gline-tables-only
