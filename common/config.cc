@@ -7,7 +7,6 @@
 #include "common/config.h"
 
 #include <fcntl.h>
-#include "common/toml_import.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include "common/duration.h"
 #include "common/quote.h"
 #include "common/read_file.h"
+#include "common/toml_import.h"
 
 namespace laneway::common {
 

@@ -1,7 +1,5 @@
 // The [channels] section of laneway.toml (docs/config.md): channels.http and
 // channels.telegram, read with config_reader.h's collector and typed readers.
-#include "common/toml_import.h"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,6 +7,7 @@
 #include "common/config.h"
 #include "common/config_reader.h"
 #include "common/quote.h"
+#include "common/toml_import.h"
 
 namespace laneway::common::config_reader {
 namespace {

@@ -5,13 +5,12 @@
 #ifndef LANEWAY_COMMON_CONFIG_CRON_H_
 #define LANEWAY_COMMON_CONFIG_CRON_H_
 
-#include "common/toml_import.h"
-
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "common/config.h"
+#include "common/toml_import.h"
 
 namespace laneway::common {
 

@@ -5,8 +5,6 @@
 #ifndef LANEWAY_COMMON_CONFIG_READER_H_
 #define LANEWAY_COMMON_CONFIG_READER_H_
 
-#include "common/toml_import.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +18,7 @@
 #include "common/config.h"
 #include "common/duration.h"
 #include "common/quote.h"
+#include "common/toml_import.h"
 
 namespace laneway::common::config_reader {
 

@@ -9,12 +9,11 @@
 #ifndef LANEWAY_COMMON_CONFIG_SECURITY_H_
 #define LANEWAY_COMMON_CONFIG_SECURITY_H_
 
-#include "common/toml_import.h"
-
 #include <string>
 #include <string_view>
 
 #include "common/config.h"
+#include "common/toml_import.h"
 
 namespace laneway::common {
 

@@ -3,8 +3,6 @@
 // is told, the rewrite after a failed write or sync (a full disk), compaction, and
 // the stop, where everything still owed is made durable on the loop thread. The
 // loop never waits for the disk: the job thread does.
-#include "supervisor/turn_ledger.h"
-
 #include <malloc.h>
 #include <poll.h>
 
@@ -21,6 +19,7 @@
 #include "supervisor/origin.h"
 #include "supervisor/recovery.h"
 #include "supervisor/session_table.h"
+#include "supervisor/turn_ledger.h"
 
 namespace laneway::supervisor {
 
