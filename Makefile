@@ -98,7 +98,8 @@ sanitize-build: deps
 # suite only; so do the volume tests in SAN_SKIP (scripts/sanitize-suite.sh).
 SAN_SKIP ?= CoreTest.FinishedTurnsAreRememberedWithinAByteBudget|CronTest.ListAnswersWhileAHundredSessionsAreBusy|CoreTest.FiftySessionsAtOnceEachGetTheirOwnWorker|CoreTest.SessionsBeyondMaxWorkersWaitFairlyAndAreAllAnswered
 sanitize-test:
-	$(SAN_TEST_ENV) bash scripts/sanitize-suite.sh $(SAN_BUILD) $(SAN_REPORTS) $(JOBS) '$(SAN_SKIP)'
+	$(SAN_TEST_ENV) bash scripts/sanitizer-reports.sh $(SAN_REPORTS) \
+	  bash scripts/sanitize-suite.sh $(SAN_BUILD) $(JOBS) '$(SAN_SKIP)'
 
 sanitize: sanitize-build
 	$(MAKE) sanitize-test
@@ -120,10 +121,9 @@ tsan-build: deps
 	ln -s $(CURDIR)/$(BUILD)/bin/laneway $(TSAN_BIN)/laneway
 
 tsan-test:
-	rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
-	rc=0; cd $(BUILD) && LANEWAY_TEST_BIN_DIR=$(TSAN_BIN) $(TSAN_TEST_ENV) \
-	  ctest --output-on-failure -j$(JOBS) --timeout 600 -L integration -R '$(TSAN_TESTS)' \
-	  || rc=$$?; bash $(CURDIR)/scripts/sanitizer-reports.sh $(TSAN_REPORTS) && exit $$rc
+	cd $(BUILD) && LANEWAY_TEST_BIN_DIR=$(TSAN_BIN) $(TSAN_TEST_ENV) \
+	  bash $(CURDIR)/scripts/sanitizer-reports.sh $(TSAN_REPORTS) \
+	  ctest --output-on-failure -j$(JOBS) --timeout 600 -L integration -R '$(TSAN_TESTS)'
 
 tsan: tsan-build build
 	$(MAKE) tsan-test
