@@ -25,6 +25,14 @@ struct Client::Impl {
   bool disconnected = false;  // seen since the last WasDisconnected()
   bool refused = false;       // the supervisor's peer check refused us (sticky)
 
+  // The monitor stops before `monitor` closes (members close in reverse order):
+  // libzmq 4.3.4's monitor_event() does not check its zmq_msg_send, so an event
+  // sent to a monitor whose reading end is already closed leaks its address frame
+  // (a DISCONNECTED from a supervisor exiting as the CLI exits: seen by LSan).
+  ~Impl() {
+    if (monitoring) zmq_socket_monitor(sock.handle(), nullptr, 0);
+  }
+
   // Reads the monitor's pending events into the flags above.
   void DrainEvents() {
     if (!monitoring) return;

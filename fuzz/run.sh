@@ -38,6 +38,20 @@ for t in "${targets[@]}"; do
 done
 wait
 
+# Names what ended a failed run, from libFuzzer's and the sanitizers' own lines.
+failure_kind() {
+  local log=$1
+  if grep -q 'libFuzzer: timeout after' "$log"; then echo "kind=timeout"
+  elif grep -q 'libFuzzer: out-of-memory\|malloc(.*) exceeds\|rss_limit' "$log"; then echo "kind=out-of-memory"
+  elif grep -q 'ERROR: LeakSanitizer' "$log"; then echo "kind=leak"
+  elif grep -q 'ERROR: AddressSanitizer' "$log"; then echo "kind=asan"
+  elif grep -q 'runtime error:' "$log"; then echo "kind=ubsan"
+  elif grep -q 'libFuzzer: deadly signal' "$log"; then echo "kind=crash"
+  elif grep -q 'libFuzzer: fuzz target exited' "$log"; then echo "kind=exit"
+  else echo "kind=unknown"
+  fi
+}
+
 failed=0
 for t in "${targets[@]}"; do
   log="$build/fuzz-logs/$t.log"
@@ -48,7 +62,7 @@ for t in "${targets[@]}"; do
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   status=ok
   if [ "$rc" != 0 ]; then
-    status="FAILED rc=$rc (see $log)"
+    status="FAILED rc=$rc $(failure_kind "$log") (see $log)"
     failed=1
   fi
   printf 'fuzz target=%s seconds=%s execs=%s exec_per_s=%s cov=%s ft=%s %s\n' \

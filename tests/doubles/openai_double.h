@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,20 +32,28 @@ namespace laneway::testing_util {
 class OpenAiDouble {
  public:
   // Starts the double with `script_json`; `dir` holds its script and record files.
-  OpenAiDouble(const std::string& dir, const std::string& script_json = "[]") {
+  // `extra_args` go to the double's command line (e.g. {"--chaos", "0.3"}). The
+  // double dies with the thread that started it (PR_SET_PDEATHSIG).
+  OpenAiDouble(const std::string& dir, const std::string& script_json = "[]",
+               const std::vector<std::string>& extra_args = {}) {
     script_path_ = dir + "/openai_double_script.json";
     record_path_ = dir + "/openai_double_requests.jsonl";
     std::ofstream(script_path_) << script_json;
     std::filesystem::remove(record_path_);
+    // The command line is built before fork: the child of a threaded test only execs.
+    const std::string py = std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/openai_double.py";
+    std::vector<const char*> argv = {"python3", py.c_str(), "--script", script_path_.c_str(),
+                                     "--record", record_path_.c_str()};
+    for (const std::string& a : extra_args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], 1);
       ::setpgid(0, 0);
-      std::string py = std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/openai_double.py";
-      ::execlp("python3", "python3", py.c_str(), "--script", script_path_.c_str(), "--record",
-               record_path_.c_str(), static_cast<char*>(nullptr));
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::execvp("python3", const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
     ::close(out[1]);

@@ -34,11 +34,23 @@ A response spec (every field optional):
   gate_file      exists (tests see the first deltas while the turn still runs)
   no_done        do not send "data: [DONE]"
   times          use this spec this many times (1)
+
+For the chaos soak (docs/soak.md): --chaos RATE (0 to 1) answers that share of the
+requests that find no script with a fault drawn from CHAOS_FAULTS (a retried 500, a
+429 with Retry-After, an exhausted quota, a 401, a stream cut after two deltas, a
+malformed stream, a fast and a slow trickle, a first token 9 s late), seeded by
+--seed. Under --chaos every answer also checks that each user message of the
+request names the same "sess=<name>" as the last one: a replayed history of
+another session is answered "history-mismatch: ..." instead of the echo.
+--forget keeps no request in memory (the record file still gets them), so a long
+soak does not grow the double.
 """
 
 import argparse
 import json
 import os
+import random
+import re
 import socket
 import sys
 import threading
@@ -49,6 +61,24 @@ LOCK = threading.Lock()
 SCRIPT = []
 REQUESTS = []
 RECORD_PATH = None
+FORGET = False
+CHAOS_RATE = 0.0
+CHAOS_RNG = random.Random(1)
+CHAOS_FAULTS = [
+    {"status": 500, "error": {"message": "chaos: internal error", "type": "server_error"}},
+    {"status": 429, "headers": {"Retry-After": "1"},
+     "error": {"message": "chaos: rate limited", "type": "requests", "code": "rate_limit_exceeded"}},
+    {"status": 429, "error": {"message": "chaos: quota", "type": "insufficient_quota",
+                              "code": "insufficient_quota"}},
+    {"status": 401, "error": {"message": "chaos: bad key", "type": "invalid_request_error",
+                              "code": "invalid_api_key"}},
+    {"drop_after": 2},
+    {"mode": "raw", "raw": ["data: {not json\n\n", "data: [DONE]\n\n"]},
+    {"delay_ms": 60},
+    {"delay_ms": 2000},
+    {"delay_first_ms": 9000},
+]
+SESS_RE = re.compile(r"sess=([^ .]+)")
 
 
 def next_spec():
@@ -61,12 +91,29 @@ def next_spec():
             else:
                 spec["times"] = times - 1
             return dict(spec)
+        if CHAOS_RATE > 0 and CHAOS_RNG.random() < CHAOS_RATE:
+            return dict(CHAOS_RNG.choice(CHAOS_FAULTS))
     return {}
+
+
+def history_mismatch(body):
+    """Under --chaos: the first user message naming another session than the last."""
+    users = [str(m.get("content", "")) for m in body.get("messages", [])
+             if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        return None
+    want = SESS_RE.findall(users[-1])
+    for u in users[:-1]:
+        got = SESS_RE.findall(u)
+        if got != want:
+            return "history-mismatch: %s in the history of %s" % (got, want)
+    return None
 
 
 def record(entry):
     with LOCK:
-        REQUESTS.append(entry)
+        if not FORGET:
+            REQUESTS.append(entry)
         if RECORD_PATH:
             with open(RECORD_PATH, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
@@ -175,6 +222,8 @@ class Handler(BaseHTTPRequestHandler):
         content = spec.get("content")
         if content is None:
             text = "echo: " + last_user_message(req)
+            if CHAOS_RATE > 0:
+                text = history_mismatch(req) or text
             words = text.split(" ")
             content = [w + (" " if i + 1 < len(words) else "") for i, w in enumerate(words)]
         mode = spec.get("mode", "stream")
@@ -301,7 +350,14 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--script")
     ap.add_argument("--record")
+    ap.add_argument("--chaos", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--forget", action="store_true")
     args = ap.parse_args()
+    global FORGET, CHAOS_RATE
+    FORGET = args.forget
+    CHAOS_RATE = args.chaos
+    CHAOS_RNG.seed(args.seed)
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             SCRIPT[:] = json.load(f)

@@ -78,11 +78,11 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
 
   auto send = [&](IpcPending p) {
     Value req = common::NewMessage(common::msg::kSubmit);
-    req.Set("agent", "main");
+    req.Set("agent", p.mode == Mode::kOpenAi ? "oa" : "main");
     req.Set("session", p.session);
     req.Set("message", TurnMessage(p.mode, p.session, p.token));
     req.Set("wait", true);
-    req.Set("stream", p.mode == Mode::kStream);
+    req.Set("stream", p.mode == Mode::kStream || p.mode == Mode::kOpenAi);
     req.Set("idempotency_key", p.key);
     p.sent = Clock::now();
     p.generation = client_gen;
@@ -119,6 +119,11 @@ void RunIpcDoor(Shared& sh, Ledger& ledger, int index, int threads) {
       p.token = "i" + std::to_string(n);
       p.key = "soak:" + p.token;
       p.mode = PickMode(rng());
+      // One IPC turn in eight goes to the openai agent (the double injects faults).
+      if (sh.openai_port > 0 && rng() % 8 == 0) {
+        p.mode = Mode::kOpenAi;
+        sh.openai.fetch_add(1);
+      }
       ledger.Begin(p.key, "ipc", p.session, p.token, p.mode);
       sh.ipc.fetch_add(1);
       send(std::move(p));

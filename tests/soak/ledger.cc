@@ -24,12 +24,14 @@ const char* ModeName(Mode m) {
     case Mode::kIgnoreTerm: return "ignterm";
     case Mode::kFork: return "fork";
     case Mode::kGarbage: return "garbage";
+    case Mode::kOpenAi: return "openai";
   }
   return "ok";
 }
 
 bool ModeMayReply(Mode m) {
-  return m == Mode::kOk || m == Mode::kStream || m == Mode::kFork || m == Mode::kGarbage;
+  return m == Mode::kOk || m == Mode::kStream || m == Mode::kFork || m == Mode::kGarbage ||
+         m == Mode::kOpenAi;
 }
 
 Mode PickMode(uint64_t r) {
@@ -75,6 +77,16 @@ bool ReplyMatches(const std::string& reply, const std::string& name, const std::
   }
   if (!found) *why = "no token in reply";
   return found;
+}
+
+bool OpenAiReplyMatches(const std::string& reply, const std::string& name,
+                        const std::string& token, std::string* why) {
+  // The double echoes the last user message; a history of another session it
+  // answers "history-mismatch: ...".
+  const std::string want = "echo: " + TurnMessage(Mode::kOpenAi, name, token);
+  if (reply == want) return true;
+  *why = "'" + reply.substr(0, 200) + "', expected '" + want + "'";
+  return false;
 }
 
 void Ledger::Begin(const std::string& key, const std::string& door, const std::string& session,
@@ -135,7 +147,8 @@ void Ledger::Outcome(const std::string& key, int64_t turn_id, const std::string&
     std::string why;
     if (!ModeMayReply(e.mode)) {
       violations_.push_back(where + ": replied although the agent never answers");
-    } else if (!ReplyMatches(text, e.session, e.token, &why)) {
+    } else if (e.mode == Mode::kOpenAi ? !OpenAiReplyMatches(text, e.session, e.token, &why)
+                                       : !ReplyMatches(text, e.session, e.token, &why)) {
       violations_.push_back(where + ": wrong reply: " + why);
     }
   }

@@ -26,6 +26,7 @@
 
 #include "common/protocol.h"
 #include "tests/integration/harness.h"
+#include "tests/doubles/openai_double.h"
 #include "tests/integration/telegram_double_client.h"
 #include "tests/soak/soak.h"
 #include "tests/soak/telegram_door.h"
@@ -52,13 +53,21 @@ int64_t EnvInt(const char* name, int64_t def) {
   return v && *v ? std::atoll(v) : def;
 }
 
-std::string Config(const testing::TelegramDouble& tg, int reload) {
+// `openai_port` > 0 adds agent "oa", whose openai runner talks to the double there.
+std::string Config(const testing::TelegramDouble& tg, int reload, int openai_port) {
+  std::string oa;
+  if (openai_port > 0) {
+    oa = "[agents.oa]\nrunner = \"openai\"\nbase_url = \"http://127.0.0.1:" +
+         std::to_string(openai_port) +
+         "/v1\"\nmodel = \"soak-model\"\nrun_timeout = \"4s\"\nkill_grace = \"300ms\"\n"
+         "idle_timeout = \"3s\"\nhistory_turns = 4\nmax_queue = 200\n\n";
+  }
   return "# soak config, reload " + std::to_string(reload) +
          "\n[supervisor]\nheartbeat_interval = \"200ms\"\nheartbeat_timeout = \"2s\"\n"
          "drain_timeout = \"5s\"\nmax_workers = 256\nspawn_concurrency = 64\n"
          "remember_turns = 20000\n\n"
          "[agents.main]\nrunner = \"exec\"\ncommand = [\"" +
-         testing::BinDir() + "/soak_agent\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n"
+         testing::BinDir() + "/soak_agent\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n" + oa +
          "[channels.http]\nmax_connections = 4096\n\n" +
          testing::TelegramTable(tg);
 }
@@ -119,7 +128,7 @@ class Soak {
 
   bool StartSupervisor(bool first) {
     if (!sup_) sup_ = std::make_unique<testing::SupervisorProcess>(home_, env_);
-    if (!sup_->Start(first ? Config(tg_, reloads_) : "")) {
+    if (!sup_->Start(first ? Config(tg_, reloads_, sh_.openai_port) : "")) {
       std::fprintf(stderr, "soak: supervisor did not start:\n%s\n", sup_->Log().c_str());
       return false;
     }
@@ -293,7 +302,7 @@ class Soak {
 
   void Reload() {
     ++reloads_;
-    home_.Write("laneway.toml", Config(tg_, reloads_));
+    home_.Write("laneway.toml", Config(tg_, reloads_, sh_.openai_port));
     if (reloads_ % 2) {
       sup_->Signal(SIGHUP);
     } else {
@@ -603,6 +612,15 @@ int Main() {
     std::printf("soak: the Telegram double did not start\n");
     return 2;
   }
+  // The openai double, faults in 30 % of its answers (docs/soak.md); it dies with us.
+  testing_util::OpenAiDouble oa(home.path(), "[]",
+                                {"--chaos", "0.3", "--seed", std::to_string(sh.opt.seed),
+                                 "--forget"});
+  if (!oa.ok()) {
+    std::printf("soak: the openai double did not start\n");
+    return 2;
+  }
+  sh.openai_port = oa.port();
   Soak soak(sh, ledger, home, tg);
   soak.MountJournal();
   testing::Env env = testing::TelegramEnv();
@@ -673,6 +691,15 @@ int Main() {
   const TelegramDoor::Result tgr = tg_door.Check(ledger, kill_times, std::chrono::seconds(120));
   int64_t cross = 0;
   CrossCheck(home, ledger, &cross);
+  // How the openai turns ended: the double's faults should show as failures.
+  std::map<std::string, int64_t> oa_status;
+  for (const auto& [key, e] : ledger.Snapshot()) {
+    if (e.mode == Mode::kOpenAi && e.outcomes > 0) ++oa_status[e.status];
+  }
+  std::string oa_text;
+  for (const auto& [st, n] : oa_status) {
+    oa_text += (oa_text.empty() ? "" : ",") + st + ":" + std::to_string(n);
+  }
   // The supervisor's own counters: nothing queued or running, every turn ended once.
   {
     Value s;
@@ -717,14 +744,16 @@ int Main() {
   if (known_text.empty()) known_text = "none";
   std::printf(
       "soak: turns=%lld acknowledged=%lld outcomes=%lld violations=%zu "
-      "doors=ipc:%lld,ws:%lld,http:%lld,telegram:%lld,cron:%lld chaos=%s fd=%s rss=%s "
+      "doors=ipc:%lld,ws:%lld,http:%lld,telegram:%lld,cron:%lld openai=%lld(%s) chaos=%s "
+      "fd=%s rss=%s "
       "refused=%lld http_cut=%lld tg_answered=%lld tg_repeated=%lld crosschecked=%lld "
       "unparked=%lld known=%s elapsed=%.1fs\n",
       static_cast<long long>(sh.issued.load()), static_cast<long long>(ledger.AcknowledgedCount()),
       static_cast<long long>(ledger.OutcomeCount()), v.size(),
       static_cast<long long>(sh.ipc.load()), static_cast<long long>(sh.ws.load()),
       static_cast<long long>(sh.http.load()), static_cast<long long>(sh.telegram.load()),
-      static_cast<long long>(sh.cron.load()), soak.ChaosText().c_str(), fd_text.c_str(),
+      static_cast<long long>(sh.cron.load()), static_cast<long long>(sh.openai.load()),
+      oa_text.c_str(), soak.ChaosText().c_str(), fd_text.c_str(),
       rss_text.c_str(), static_cast<long long>(sh.refused.load()),
       static_cast<long long>(sh.http_cut.load()), static_cast<long long>(tgr.answered),
       static_cast<long long>(tgr.repeated), static_cast<long long>(cross),

@@ -36,8 +36,10 @@ struct Options {
   bool verbose = false;
 };
 
-// What a turn asks the test agent (agent.sh) to do; chosen from the message text.
-enum class Mode { kOk, kStream, kHang, kExit1, kSegv, kIgnoreTerm, kFork, kGarbage };
+// What a turn asks the test agent (soak_agent) to do; chosen from the message text.
+// kOpenAi is not the exec agent's: the IPC door sends it to agent "oa", whose openai
+// runner talks to tests/doubles/openai_double.py under --chaos (which may fail it).
+enum class Mode { kOk, kStream, kHang, kExit1, kSegv, kIgnoreTerm, kFork, kGarbage, kOpenAi };
 const char* ModeName(Mode m);
 // Whether a turn of this mode may end `replied` (a hang or crash never does).
 bool ModeMayReply(Mode m);
@@ -59,6 +61,8 @@ struct Shared {
   std::vector<double> kill_times;
   // Per door: turns sent and turns whose outcome arrived.
   std::atomic<int64_t> ipc{0}, ws{0}, http{0}, telegram{0}, cron{0};
+  std::atomic<int64_t> openai{0};  // IPC turns sent to the openai agent "oa"
+  int openai_port = 0;             // the openai double's port; 0: no openai turns
   std::atomic<int64_t> http_cut{0};       // HTTP requests cut by a supervisor kill
   std::atomic<int64_t> refused{0};        // submits refused before acceptance
   std::atomic<int64_t> unparked{0};       // parked sessions the soak restarted
@@ -79,10 +83,13 @@ std::string TurnMessage(Mode m, const std::string& name, const std::string& toke
 Mode PickMode(uint64_t r);
 
 // Whether `reply` is a correct answer for session name `name` and `token`: it
-// names a session ending in ":<name>" and carries `token` and no other token.
+// names a session ending in ":<name>" and carries `token` and no other token
+// (for kOpenAi: it is exactly the double's echo of the turn's message).
 // On false, *why says what is wrong.
 bool ReplyMatches(const std::string& reply, const std::string& name, const std::string& token,
                   std::string* why);
+bool OpenAiReplyMatches(const std::string& reply, const std::string& name,
+                        const std::string& token, std::string* why);
 
 // The ledger of acknowledged turns, keyed by idempotency key.
 class Ledger {
