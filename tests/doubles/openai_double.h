@@ -42,8 +42,8 @@ class OpenAiDouble {
     std::filesystem::remove(record_path_);
     // The command line is built before fork: the child of a threaded test only execs.
     const std::string py = std::string(LANEWAY_SOURCE_DIR) + "/tests/doubles/openai_double.py";
-    std::vector<const char*> argv = {"python3", py.c_str(), "--script", script_path_.c_str(),
-                                     "--record", record_path_.c_str()};
+    std::vector<const char*> argv = {
+        "python3", py.c_str(), "--script", script_path_.c_str(), "--record", record_path_.c_str()};
     for (const std::string& a : extra_args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
     int out[2];

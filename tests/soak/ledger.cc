@@ -79,8 +79,8 @@ bool ReplyMatches(const std::string& reply, const std::string& name, const std::
   return found;
 }
 
-bool OpenAiReplyMatches(const std::string& reply, const std::string& name,
-                        const std::string& token, std::string* why) {
+bool OpenAiReplyMatches(const std::string& reply, const std::string& name, const std::string& token,
+                        std::string* why) {
   // The double echoes the last user message; a history of another session it
   // answers "history-mismatch: ...".
   const std::string want = "echo: " + TurnMessage(Mode::kOpenAi, name, token);

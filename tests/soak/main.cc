@@ -3,6 +3,7 @@
 // on stdout (after one line per violation, at most 20); exit 1 on any violation.
 //
 // SOAK_TURNS (default 2000), SOAK_SESSIONS (200), SOAK_SEED (1), SOAK_VERBOSE.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <random>
@@ -25,8 +25,8 @@
 #include <thread>
 
 #include "common/protocol.h"
-#include "tests/integration/harness.h"
 #include "tests/doubles/openai_double.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/telegram_double_client.h"
 #include "tests/soak/soak.h"
 #include "tests/soak/telegram_door.h"
@@ -67,9 +67,9 @@ std::string Config(const testing::TelegramDouble& tg, int reload, int openai_por
          "drain_timeout = \"5s\"\nmax_workers = 256\nspawn_concurrency = 64\n"
          "remember_turns = 20000\n\n"
          "[agents.main]\nrunner = \"exec\"\ncommand = [\"" +
-         testing::BinDir() + "/soak_agent\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n" + oa +
-         "[channels.http]\nmax_connections = 4096\n\n" +
-         testing::TelegramTable(tg);
+         testing::BinDir() +
+         "/soak_agent\"]\nrun_timeout = \"2s\"\nkill_grace = \"300ms\"\nmax_queue = 200\n\n" + oa +
+         "[channels.http]\nmax_connections = 4096\n\n" + testing::TelegramTable(tg);
 }
 
 struct Sample {
@@ -613,9 +613,8 @@ int Main() {
     return 2;
   }
   // The openai double, faults in 30 % of its answers (docs/soak.md); it dies with us.
-  testing_util::OpenAiDouble oa(home.path(), "[]",
-                                {"--chaos", "0.3", "--seed", std::to_string(sh.opt.seed),
-                                 "--forget"});
+  testing_util::OpenAiDouble oa(
+      home.path(), "[]", {"--chaos", "0.3", "--seed", std::to_string(sh.opt.seed), "--forget"});
   if (!oa.ok()) {
     std::printf("soak: the openai double did not start\n");
     return 2;
@@ -753,11 +752,10 @@ int Main() {
       static_cast<long long>(sh.ipc.load()), static_cast<long long>(sh.ws.load()),
       static_cast<long long>(sh.http.load()), static_cast<long long>(sh.telegram.load()),
       static_cast<long long>(sh.cron.load()), static_cast<long long>(sh.openai.load()),
-      oa_text.c_str(), soak.ChaosText().c_str(), fd_text.c_str(),
-      rss_text.c_str(), static_cast<long long>(sh.refused.load()),
-      static_cast<long long>(sh.http_cut.load()), static_cast<long long>(tgr.answered),
-      static_cast<long long>(tgr.repeated), static_cast<long long>(cross),
-      static_cast<long long>(sh.unparked.load()), known_text.c_str(),
+      oa_text.c_str(), soak.ChaosText().c_str(), fd_text.c_str(), rss_text.c_str(),
+      static_cast<long long>(sh.refused.load()), static_cast<long long>(sh.http_cut.load()),
+      static_cast<long long>(tgr.answered), static_cast<long long>(tgr.repeated),
+      static_cast<long long>(cross), static_cast<long long>(sh.unparked.load()), known_text.c_str(),
       elapsed);
   std::fflush(stdout);
   return v.empty() ? 0 : 1;
