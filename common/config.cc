@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -423,12 +424,172 @@ Config BuiltInConfig() {
   return cfg;
 }
 
+namespace {
+
+// toml++ 3.3.0's is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable
+// for most non-ASCII code points (U+00A1..U+0499 among them: é, ü, Cyrillic), and
+// its parser asks it about every character of a key (quoted keys included), of a
+// multi-line basic string after a line-ending backslash, and wherever it skips
+// blanks between tokens: undefined behaviour in every build (found by the config
+// fuzz target; docs/security.md). So the parser is never shown a non-ASCII code
+// point where it could ask: in basic strings each one becomes its \uXXXX or
+// \UXXXXXXXX escape, a literal string holding one becomes the equal basic string,
+// comments keep theirs (toml++ reads comments without asking), and one anywhere
+// else is a syntax error in TOML 1.0 anyway, reported here with its line. Invalid
+// UTF-8 is left for toml++ to report. Lines keep their numbers; columns in later
+// error messages may shift.
+struct AsciiSafe {
+  std::string text;
+  std::string error;  // non-empty: "line N: ..."
+  uint32_t line = 0;
+};
+
+// Decodes the UTF-8 sequence at s[i] (s[i] >= 0x80); 0 if it is not valid UTF-8.
+size_t Utf8At(std::string_view s, size_t i, uint32_t* cp) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const size_t n = c >= 0xF0 && c <= 0xF4  ? 4
+                   : c >= 0xE0 && c < 0xF0 ? 3
+                   : c >= 0xC2 && c < 0xE0 ? 2
+                                           : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  uint32_t v = n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    v = v << 6 | (b(i + k) & 0x3F);
+  }
+  if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
+      (v >= 0xD800 && v <= 0xDFFF)) {
+    return 0;
+  }
+  *cp = v;
+  return n;
+}
+
+std::string Escape(uint32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, cp > 0xFFFF ? "\\U%08X" : "\\u%04X", cp);
+  return buf;
+}
+
+AsciiSafe MakeAsciiSafe(std::string_view in) {
+  AsciiSafe r;
+  r.text.reserve(in.size() + in.size() / 4);
+  uint32_t line = 1;
+  size_t i = 0;
+  const auto at = [&](size_t k, std::string_view what) {
+    return in.substr(k, what.size()) == what;
+  };
+  // Copies the string that starts at i (delimiter `q`, `multi` for a triple one),
+  // non-ASCII escaped; a literal string is written as the equal basic string.
+  // False (r.error set) for a backslash before a non-ASCII character.
+  auto copy_string = [&](char q, bool multi) -> bool {
+    const bool literal = q == '\'';
+    const size_t delim = multi ? 3 : 1;
+    r.text += multi ? "\"\"\"" : "\"";
+    i += delim;
+    while (i < in.size()) {
+      const char c = in[i];
+      if (c == q) {
+        size_t run = 0;
+        while (i + run < in.size() && in[i + run] == q) ++run;
+        if (run >= delim) {
+          // A multi-line string may hold one or two quotes just before its end.
+          const size_t extra = multi ? std::min<size_t>(run - 3, 2) : 0;
+          for (size_t k = 0; k < extra; ++k) r.text += literal ? "'" : "\\\"";
+          r.text += multi ? "\"\"\"" : "\"";
+          i += delim + extra;
+          return true;
+        }
+        // Fewer quotes than the delimiter: content.
+        for (size_t k = 0; k < run; ++k) r.text += literal ? "'" : "\\\"";
+        i += run;
+        continue;
+      }
+      if (c == '\n') {
+        if (!multi) return true;  // unterminated: toml++ says so
+        ++line;
+      }
+      if (!literal && c == '\\') {
+        if (i + 1 < in.size() && static_cast<unsigned char>(in[i + 1]) >= 0x80) {
+          r.error = "a backslash before a non-ASCII character is not a TOML escape";
+          r.line = line;
+          return false;
+        }
+        r.text += in.substr(i, std::min<size_t>(2, in.size() - i));
+        if (i + 1 < in.size() && in[i + 1] == '\n') ++line;
+        i += 2;
+        continue;
+      }
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        uint32_t cp = 0;
+        if (const size_t n = Utf8At(in, i, &cp); n > 0) {
+          r.text += Escape(cp);
+          i += n;
+          continue;
+        }
+      }
+      if (literal && (c == '\\' || c == '"')) r.text += '\\';
+      r.text += c;
+      ++i;
+    }
+    return true;
+  };
+  while (i < in.size()) {
+    const char c = in[i];
+    if (c == '#') {
+      const size_t nl = in.find('\n', i);
+      const size_t end = nl == std::string_view::npos ? in.size() : nl;
+      r.text += in.substr(i, end - i);
+      i = end;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      const bool multi = at(i, c == '"' ? "\"\"\"" : "'''");
+      if (!copy_string(c, multi)) return r;
+      continue;
+    }
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      uint32_t cp = 0;
+      if (Utf8At(in, i, &cp) == 0) {
+        r.text += c;
+        ++i;
+        continue;
+      }
+      char buf[96];
+      std::snprintf(buf, sizeof buf,
+                    "character U+%04X outside a string or comment (keys that are not ASCII "
+                    "must be quoted)",
+                    cp);
+      r.error = buf;
+      r.line = line;
+      return r;
+    }
+    if (c == '\n') ++line;
+    r.text += c;
+    ++i;
+  }
+  return r;
+}
+
+}  // namespace
+
 Result<Config> ParseConfig(const std::string& toml_text, const std::string& source_name) {
   Config cfg;
   cfg.source = source_name;
   Checker checker(source_name);
+  AsciiSafe safe;
+  const bool ascii = std::all_of(toml_text.begin(), toml_text.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (!ascii) {
+    safe = MakeAsciiSafe(toml_text);
+    if (!safe.error.empty()) {
+      return Status::InvalidArgument(source_name + ":" + std::to_string(safe.line) +
+                                     ": TOML syntax error: " + safe.error);
+    }
+  }
   try {
-    toml::table root = toml::parse(toml_text, source_name);
+    toml::table root = toml::parse(ascii ? toml_text : safe.text, source_name);
     ReadRoot(root, checker, cfg);
   } catch (const toml::parse_error& e) {
     uint32_t line = e.source().begin.line;
