@@ -440,7 +440,7 @@ namespace {
 // error messages may shift.
 struct AsciiSafe {
   std::string text;
-  std::string error;  // non-empty: "line N: ..."
+  std::string error;  // non-empty: why the text was refused, at `line`
   uint32_t line = 0;
 };
 
@@ -477,9 +477,6 @@ AsciiSafe MakeAsciiSafe(std::string_view in) {
   r.text.reserve(in.size() + in.size() / 4);
   uint32_t line = 1;
   size_t i = 0;
-  const auto at = [&](size_t k, std::string_view what) {
-    return in.substr(k, what.size()) == what;
-  };
   // Copies the string that starts at i (delimiter `q`, `multi` for a triple one),
   // non-ASCII escaped; a literal string is written as the equal basic string.
   // False (r.error set) for a backslash before a non-ASCII character.
@@ -545,7 +542,7 @@ AsciiSafe MakeAsciiSafe(std::string_view in) {
       continue;
     }
     if (c == '"' || c == '\'') {
-      const bool multi = at(i, c == '"' ? "\"\"\"" : "'''");
+      const bool multi = in.substr(i, 3) == (c == '"' ? "\"\"\"" : "'''");
       if (!copy_string(c, multi)) return r;
       continue;
     }

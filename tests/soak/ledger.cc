@@ -79,15 +79,19 @@ bool ReplyMatches(const std::string& reply, const std::string& name, const std::
   return found;
 }
 
+namespace {
+
+// Whether `reply` is exactly the openai double's echo of the turn's message (a
+// replayed history of another session it answers "history-mismatch: ...").
 bool OpenAiReplyMatches(const std::string& reply, const std::string& name, const std::string& token,
                         std::string* why) {
-  // The double echoes the last user message; a history of another session it
-  // answers "history-mismatch: ...".
   const std::string want = "echo: " + TurnMessage(Mode::kOpenAi, name, token);
   if (reply == want) return true;
   *why = "'" + reply.substr(0, 200) + "', expected '" + want + "'";
   return false;
 }
+
+}  // namespace
 
 void Ledger::Begin(const std::string& key, const std::string& door, const std::string& session,
                    const std::string& token, Mode mode) {

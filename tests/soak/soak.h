@@ -83,13 +83,10 @@ std::string TurnMessage(Mode m, const std::string& name, const std::string& toke
 Mode PickMode(uint64_t r);
 
 // Whether `reply` is a correct answer for session name `name` and `token`: it
-// names a session ending in ":<name>" and carries `token` and no other token
-// (for kOpenAi: it is exactly the double's echo of the turn's message).
-// On false, *why says what is wrong.
+// names a session ending in ":<name>" and carries `token` and no other token.
+// On false, *why says what is wrong. (A kOpenAi reply is checked in ledger.cc.)
 bool ReplyMatches(const std::string& reply, const std::string& name, const std::string& token,
                   std::string* why);
-bool OpenAiReplyMatches(const std::string& reply, const std::string& name, const std::string& token,
-                        std::string* why);
 
 // The ledger of acknowledged turns, keyed by idempotency key.
 class Ledger {
