@@ -163,8 +163,8 @@ bool Client::WasRefused() {
 }
 
 std::string RefusedMessage(const common::Paths& paths) {
-  return "permission denied: the supervisor on " + paths.home +
-         " refused this connection (uid " + std::to_string(::geteuid()) +
+  return "permission denied: the supervisor on " + paths.home + " refused this connection (uid " +
+         std::to_string(::geteuid()) +
          " is not its own, root, or in [supervisor] control_allow_uids / control_allow_group)";
 }
 

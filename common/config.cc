@@ -377,8 +377,7 @@ void ReadRoot(const toml::table& root, Checker& c, Config& cfg) {
       };
       if (const toml::table* t = ReadTable(node, key, c)) ReadCronSection(k.str(), *t, fail, cfg);
     } else if (node.is_table()) {
-      c.Fail(node, key,
-             "unknown table (expected supervisor, agents, channels, cron or subagents)");
+      c.Fail(node, key, "unknown table (expected supervisor, agents, channels, cron or subagents)");
     } else {
       c.Fail(node, key, "unknown key");
     }

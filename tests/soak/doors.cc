@@ -326,7 +326,8 @@ void RunWsDoor(Shared& sh, Ledger& ledger, int index, int threads) {
             // Not a turn's outcome (unavailable, the journal refused it): asked
             // again with the same key.
             sh.refused.fetch_add(1);
-            if (sh.opt.verbose) std::fprintf(stderr, "ws refused %s: %s\n", key.c_str(), msg.c_str());
+            if (sh.opt.verbose)
+              std::fprintf(stderr, "ws refused %s: %s\n", key.c_str(), msg.c_str());
             sh.UnparkIfParked(msg, session);
             break;
           } else {
@@ -355,69 +356,71 @@ void RunHttpDoor(Shared& sh, Ledger& ledger, int index, int threads) {
     ledger.Begin(key, "http", session, token, mode);
     sh.http.fetch_add(1);
     for (int attempt = 0; attempt < 50 && !sh.abort.load(); ++attempt) {
-    if (attempt > 0) Nap(200);
-    while (sh.sup_down.load() && !sh.abort.load()) Nap(20);
-    const int gen = sh.generation.load();
-    const int64_t kills = sh.sup_kills.load();
-    const std::string addr = sh.GatewayAddr();
-    tcp::socket sock(io);
-    beast::error_code ec;
-    HostPort hp = Split(addr);
-    tcp::resolver r(io);
-    auto eps = r.resolve(hp.host, hp.port, ec);
-    if (!ec) boost::asio::connect(sock, eps, ec);
-    bhttp::response<bhttp::string_body> res;
-    if (!ec) {
-      SetRecvTimeout(sock.native_handle(), 60);
-      bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
-      req.set(bhttp::field::host, addr);
-      req.set(bhttp::field::authorization, "Bearer " + sh.http_token);
-      req.set(bhttp::field::content_type, "application/json");
-      req.set("x-laneway-session", session);
-      req.body() = Json{{"model", "laneway/main"},
-                        {"messages", {{{"role", "user"}, {"content", TurnMessage(mode, session, token)}}}}}
-                       .dump();
-      req.prepare_payload();
-      bhttp::write(sock, req, ec);
-    }
-    beast::flat_buffer buf;
-    if (!ec) bhttp::read(sock, buf, res, ec);
-    if (ec) {
-      if (gen != sh.generation.load() || kills != sh.sup_kills.load() || sh.sup_down.load() ||
-          addr.empty()) {
-        sh.http_cut.fetch_add(1);  // no acknowledgement: the supervisor was killed
+      if (attempt > 0) Nap(200);
+      while (sh.sup_down.load() && !sh.abort.load()) Nap(20);
+      const int gen = sh.generation.load();
+      const int64_t kills = sh.sup_kills.load();
+      const std::string addr = sh.GatewayAddr();
+      tcp::socket sock(io);
+      beast::error_code ec;
+      HostPort hp = Split(addr);
+      tcp::resolver r(io);
+      auto eps = r.resolve(hp.host, hp.port, ec);
+      if (!ec) boost::asio::connect(sock, eps, ec);
+      bhttp::response<bhttp::string_body> res;
+      if (!ec) {
+        SetRecvTimeout(sock.native_handle(), 60);
+        bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+        req.set(bhttp::field::host, addr);
+        req.set(bhttp::field::authorization, "Bearer " + sh.http_token);
+        req.set(bhttp::field::content_type, "application/json");
+        req.set("x-laneway-session", session);
+        req.body() =
+            Json{{"model", "laneway/main"},
+                 {"messages", {{{"role", "user"}, {"content", TurnMessage(mode, session, token)}}}}}
+                .dump();
+        req.prepare_payload();
+        bhttp::write(sock, req, ec);
+      }
+      beast::flat_buffer buf;
+      if (!ec) bhttp::read(sock, buf, res, ec);
+      if (ec) {
+        if (gen != sh.generation.load() || kills != sh.sup_kills.load() || sh.sup_down.load() ||
+            addr.empty()) {
+          sh.http_cut.fetch_add(1);  // no acknowledgement: the supervisor was killed
+        } else {
+          ledger.Violation("http " + key +
+                           ": request failed without a supervisor kill: " + ec.message());
+        }
+        break;  // not acknowledged: it may have run, so it is not sent again
+      }
+      const int code = static_cast<int>(res.result_int());
+      Json body = Json::parse(res.body(), nullptr, false);
+      if (code == 200) {
+        ledger.Acknowledged(key, 0, gen);
+        std::string text;
+        if (body.is_object() && body.contains("choices") && !body["choices"].empty()) {
+          text = body["choices"][0]["message"].value("content", "");
+        }
+        ledger.Outcome(key, 0, "replied", text);
+      } else if (code == 500) {
+        std::string msg = body.is_object() && body.contains("error")
+                              ? body["error"].value("message", "")
+                              : res.body();
+        if (msg.find("parked") != std::string::npos ||
+            msg.find("not accepted") != std::string::npos) {
+          sh.refused.fetch_add(1);  // refused before acceptance: again
+          sh.UnparkIfParked(msg, session);
+          continue;
+        }
+        ledger.Acknowledged(key, 0, gen);
+        ledger.Outcome(key, 0, "failed", msg);
       } else {
-        ledger.Violation("http " + key + ": request failed without a supervisor kill: " +
-                         ec.message());
-      }
-      break;  // not acknowledged: it may have run, so it is not sent again
-    }
-    const int code = static_cast<int>(res.result_int());
-    Json body = Json::parse(res.body(), nullptr, false);
-    if (code == 200) {
-      ledger.Acknowledged(key, 0, gen);
-      std::string text;
-      if (body.is_object() && body.contains("choices") && !body["choices"].empty()) {
-        text = body["choices"][0]["message"].value("content", "");
-      }
-      ledger.Outcome(key, 0, "replied", text);
-    } else if (code == 500) {
-      std::string msg = body.is_object() && body.contains("error")
-                            ? body["error"].value("message", "")
-                            : res.body();
-      if (msg.find("parked") != std::string::npos || msg.find("not accepted") != std::string::npos) {
-        sh.refused.fetch_add(1);  // refused before acceptance: again
-        sh.UnparkIfParked(msg, session);
+        sh.refused.fetch_add(1);  // 429 queue full, 503 draining / core unavailable: again
+        sh.UnparkIfParked(res.body(), session);
         continue;
       }
-      ledger.Acknowledged(key, 0, gen);
-      ledger.Outcome(key, 0, "failed", msg);
-    } else {
-      sh.refused.fetch_add(1);  // 429 queue full, 503 draining / core unavailable: again
-      sh.UnparkIfParked(res.body(), session);
-      continue;
-    }
-    break;
+      break;
     }
     sh.resolved.fetch_add(1);
   }

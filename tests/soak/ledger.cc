@@ -9,22 +9,31 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/soak/soak.h"
 #include "common/proc_stat.h"
+#include "tests/soak/soak.h"
 
 namespace laneway::soak {
 
 const char* ModeName(Mode m) {
   switch (m) {
-    case Mode::kOk: return "ok";
-    case Mode::kStream: return "stream";
-    case Mode::kHang: return "hang";
-    case Mode::kExit1: return "exit1";
-    case Mode::kSegv: return "segv";
-    case Mode::kIgnoreTerm: return "ignterm";
-    case Mode::kFork: return "fork";
-    case Mode::kGarbage: return "garbage";
-    case Mode::kOpenAi: return "openai";
+    case Mode::kOk:
+      return "ok";
+    case Mode::kStream:
+      return "stream";
+    case Mode::kHang:
+      return "hang";
+    case Mode::kExit1:
+      return "exit1";
+    case Mode::kSegv:
+      return "segv";
+    case Mode::kIgnoreTerm:
+      return "ignterm";
+    case Mode::kFork:
+      return "fork";
+    case Mode::kGarbage:
+      return "garbage";
+    case Mode::kOpenAi:
+      return "openai";
   }
   return "ok";
 }
@@ -61,7 +70,8 @@ bool ReplyMatches(const std::string& reply, const std::string& name, const std::
   size_t bar = reply.find('|', ls);
   const std::string ran = reply.substr(ls + 3, bar == std::string::npos ? 0 : bar - ls - 3);
   const std::string suffix = ":" + name;
-  if (ran.size() < suffix.size() || ran.compare(ran.size() - suffix.size(), suffix.size(), suffix)) {
+  if (ran.size() < suffix.size() ||
+      ran.compare(ran.size() - suffix.size(), suffix.size(), suffix)) {
     *why = "ran in session '" + ran + "', expected *" + suffix;
     return false;
   }
@@ -129,8 +139,8 @@ void Ledger::Outcome(const std::string& key, int64_t turn_id, const std::string&
     return;
   }
   Entry& e = it->second;
-  const std::string where = e.door + " " + key + " (turn " + std::to_string(e.turn_id) + ", " +
-                            ModeName(e.mode) + ")";
+  const std::string where =
+      e.door + " " + key + " (turn " + std::to_string(e.turn_id) + ", " + ModeName(e.mode) + ")";
   if (turn_id != 0 && e.turn_id != 0 && turn_id != e.turn_id) {
     violations_.push_back(where + ": outcome of turn " + std::to_string(turn_id));
   }
@@ -138,8 +148,7 @@ void Ledger::Outcome(const std::string& key, int64_t turn_id, const std::string&
   e.acknowledged = true;  // an outcome is an acknowledgement too
   if (e.outcomes > 0) {
     if (status != e.status || text != e.text) {
-      violations_.push_back(where + ": second, different outcome " + status + " after " +
-                            e.status);
+      violations_.push_back(where + ": second, different outcome " + status + " after " + e.status);
       ++e.outcomes;
     }
     return;

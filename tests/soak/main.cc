@@ -38,7 +38,6 @@ namespace {
 using common::Value;
 using testing::Call;
 
-
 // The journal's tmpfs, for the SIGTERM/SIGINT handler; processes die by PDEATHSIG.
 char g_mount[512];
 
@@ -99,8 +98,7 @@ struct Grandchild {
 // The chaos and process bookkeeping of the main thread.
 class Soak {
  public:
-  explicit Soak(Shared& sh, Ledger& ledger, testing::TempHome& home,
-                testing::TelegramDouble& tg)
+  explicit Soak(Shared& sh, Ledger& ledger, testing::TempHome& home, testing::TelegramDouble& tg)
       : sh_(sh), ledger_(ledger), home_(home), tg_(tg), rng_(sh.opt.seed) {}
 
   bool MountJournal() {
@@ -253,8 +251,8 @@ class Soak {
     ++stops_;
     // Half are continued soon; the rest are left to the supervisor's silence timer.
     if (rng_() % 2) {
-      stopped_.push_back({pid, StartTime(pid),
-                          Clock::now() + std::chrono::milliseconds(100 + rng_() % 700)});
+      stopped_.push_back(
+          {pid, StartTime(pid), Clock::now() + std::chrono::milliseconds(100 + rng_() % 700)});
     } else {
       left_stopped_.push_back({pid, StartTime(pid), Clock::time_point{}});
     }
@@ -346,7 +344,8 @@ class Soak {
       const double progress = static_cast<double>(sh_.resolved.load()) / static_cast<double>(turns);
       // Supervisor kills at evenly spaced points of [0.1, 0.45] of the run, so the
       // last incarnation covers the measured windows [0.5, 0.6] and [0.9, 1].
-      if (!std::getenv("SOAK_NO_CHAOS") && next_sup_kill < planned && progress >= 0.1 + 0.35 * next_sup_kill / planned) {
+      if (!std::getenv("SOAK_NO_CHAOS") && next_sup_kill < planned &&
+          progress >= 0.1 + 0.35 * next_sup_kill / planned) {
         ++next_sup_kill;
         if (!KillSupervisor()) {
           ledger_.Violation("supervisor did not come back after a SIGKILL");
@@ -382,7 +381,8 @@ class Soak {
       ReapOrphans({});
       std::vector<std::string> out;
       for (const auto& [pid, w] : workers_) {
-        if (!Gone(pid, w.start)) out.push_back("worker " + std::to_string(pid) + " of " + w.session);
+        if (!Gone(pid, w.start))
+          out.push_back("worker " + std::to_string(pid) + " of " + w.session);
       }
       ScanGrandchildren();
       for (const Grandchild& g : gcs_) {
@@ -465,8 +465,8 @@ class Soak {
   }
 
   std::string ChaosText() const {
-    std::string d = diskfull_skip_.empty() ? std::to_string(diskfulls_)
-                                           : "skipped(" + diskfull_skip_ + ")";
+    std::string d =
+        diskfull_skip_.empty() ? std::to_string(diskfulls_) : "skipped(" + diskfull_skip_ + ")";
     return "kill:" + std::to_string(kills_) + ",stop:" + std::to_string(stops_) +
            ",sup_kill:" + std::to_string(sup_kills_) + ",reload:" + std::to_string(reloads_) +
            ",diskfull:" + d;
@@ -517,8 +517,9 @@ void ResolveByKey(testing::TempHome& home, Ledger& ledger) {
       ledger.Violation("acknowledged turn " + key + " has no outcome: " + common::ToJson(t));
       continue;
     }
-    ledger.Outcome(key, testing::IntField(t, "turn_id"), status,
-                   status == "replied" ? testing::StrField(t, "reply") : testing::StrField(t, "error"));
+    ledger.Outcome(
+        key, testing::IntField(t, "turn_id"), status,
+        status == "replied" ? testing::StrField(t, "reply") : testing::StrField(t, "error"));
   }
 }
 
@@ -534,8 +535,8 @@ void CrossCheck(testing::TempHome& home, Ledger& ledger, int64_t* checked) {
     ++*checked;
     const std::string status = testing::StrField(t, "status");
     if (status != e.status) {
-      ledger.Violation(e.door + " " + key + ": the door saw " + e.status + ", the supervisor says " +
-                       status);
+      ledger.Violation(e.door + " " + key + ": the door saw " + e.status +
+                       ", the supervisor says " + status);
     }
   }
 }
@@ -553,7 +554,8 @@ int64_t CheckCron(testing::TempHome& home, Ledger& ledger) {
   // The job was disabled when the doors finished; its last run may still be going.
   for (int i = 0; i < 150; ++i) {
     bool pending = false;
-    for (const Value& run : runs->as_array()) pending |= testing::StrField(run, "status") == "pending";
+    for (const Value& run : runs->as_array())
+      pending |= testing::StrField(run, "status") == "pending";
     if (!pending) break;
     ::poll(nullptr, 0, 200);
     r = Call(home, "cron.runs", f);
@@ -576,8 +578,9 @@ int64_t CheckCron(testing::TempHome& home, Ledger& ledger) {
     if (status == "pending") {
       Value q = Value::MakeMap();
       q.Set("turn_id", t);
-      ledger.Known("cron_pending", "cron: run of turn " + std::to_string(t) + " still pending at the end; turn: " +
-                       common::ToJson(Call(home, "turn", q)));
+      ledger.Known("cron_pending",
+                   "cron: run of turn " + std::to_string(t) +
+                       " still pending at the end; turn: " + common::ToJson(Call(home, "turn", q)));
     }
   }
   return n;
@@ -666,8 +669,9 @@ int Main() {
   const auto deadline = t0 + std::chrono::seconds(120 + sh.opt.turns / 5);
   soak.Run([&] { return running.load() == 0; }, deadline);
   if (running.load() != 0) {
-    ledger.Violation("doors still busy at the deadline: issued=" + std::to_string(sh.issued.load()) +
-                     " resolved=" + std::to_string(sh.resolved.load()));
+    ledger.Violation(
+        "doors still busy at the deadline: issued=" + std::to_string(sh.issued.load()) +
+        " resolved=" + std::to_string(sh.resolved.load()));
     sh.abort.store(true);
   }
   for (auto& t : threads) t.join();
@@ -702,17 +706,18 @@ int Main() {
   // The supervisor's own counters: nothing queued or running, every turn ended once.
   {
     Value s;
-    testing::WaitFor([&] {
-      s = testing::Status(home);
-      return testing::IntField(s, "queued") == 0 && testing::IntField(s, "running") == 0;
-    }, std::chrono::seconds(30));
-    const int64_t accepted = testing::Counter(s, "turns_accepted") +
-                             testing::Counter(s, "recovered_unfinished");
-    const int64_t ended = testing::Counter(s, "turns_replied") + testing::Counter(s, "turns_failed") +
-                          testing::Counter(s, "turns_timed_out") +
-                          testing::Counter(s, "turns_cancelled") +
-                          testing::Counter(s, "turns_rejected") +
-                          testing::Counter(s, "turns_interrupted");
+    testing::WaitFor(
+        [&] {
+          s = testing::Status(home);
+          return testing::IntField(s, "queued") == 0 && testing::IntField(s, "running") == 0;
+        },
+        std::chrono::seconds(30));
+    const int64_t accepted =
+        testing::Counter(s, "turns_accepted") + testing::Counter(s, "recovered_unfinished");
+    const int64_t ended =
+        testing::Counter(s, "turns_replied") + testing::Counter(s, "turns_failed") +
+        testing::Counter(s, "turns_timed_out") + testing::Counter(s, "turns_cancelled") +
+        testing::Counter(s, "turns_rejected") + testing::Counter(s, "turns_interrupted");
     if (accepted != ended) {
       ledger.Violation("supervisor counters: accepted " + std::to_string(accepted) + " != ended " +
                        std::to_string(ended) + ": " + common::ToJson(s));
@@ -724,13 +729,12 @@ int Main() {
   soak.CheckProcessesAfterShutdown();
   soak.Unmount();
   if (const char* keep = std::getenv("SOAK_KEEP")) {
-    const std::string cmd = "rm -rf '" + std::string(keep) + "' && cp -a '" + home.path() + "' '" +
-                            keep + "'";
+    const std::string cmd =
+        "rm -rf '" + std::string(keep) + "' && cp -a '" + home.path() + "' '" + keep + "'";
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "soak: could not keep the home\n");
   }
 
-  const double elapsed =
-      std::chrono::duration<double>(Clock::now() - t0).count();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   const std::vector<std::string> v = ledger.Violations();
   for (size_t i = 0; i < v.size() && i < 20; ++i) std::printf("violation: %s\n", v[i].c_str());
   if (v.size() > 20) std::printf("violation: ... and %zu more\n", v.size() - 20);

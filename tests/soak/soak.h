@@ -61,11 +61,11 @@ struct Shared {
   std::vector<double> kill_times;
   // Per door: turns sent and turns whose outcome arrived.
   std::atomic<int64_t> ipc{0}, ws{0}, http{0}, telegram{0}, cron{0};
-  std::atomic<int64_t> openai{0};         // IPC turns sent to the openai agent "oa"
-  int openai_port = 0;                    // the openai double's port; 0: no openai turns
-  std::atomic<int64_t> http_cut{0};       // HTTP requests cut by a supervisor kill
-  std::atomic<int64_t> refused{0};        // submits refused before acceptance
-  std::atomic<int64_t> unparked{0};       // parked sessions the soak restarted
+  std::atomic<int64_t> openai{0};    // IPC turns sent to the openai agent "oa"
+  int openai_port = 0;               // the openai double's port; 0: no openai turns
+  std::atomic<int64_t> http_cut{0};  // HTTP requests cut by a supervisor kill
+  std::atomic<int64_t> refused{0};   // submits refused before acceptance
+  std::atomic<int64_t> unparked{0};  // parked sessions the soak restarted
   std::string http_token;
 
   // The home's gateway address (run/http.addr), "" if absent.
