@@ -42,6 +42,10 @@ constexpr NameTable<RunnerKind> kRunnerNames[] = {
 constexpr NameTable<QueueMode> kQueueModeNames[] = {{QueueMode::kQueue, "queue"},
                                                     {QueueMode::kCollect, "collect"},
                                                     {QueueMode::kInterrupt, "interrupt"}};
+constexpr NameTable<LoopScheduling> kLoopSchedulingNames[] = {
+    {LoopScheduling::kNormal, "normal"},
+    {LoopScheduling::kShortSlice, "short-slice"},
+    {LoopScheduling::kRealtime, "realtime"}};
 
 using SC = SupervisorConfig;
 const Field<SC> kSupervisorFields[] = {
@@ -104,6 +108,22 @@ bool IsOpenAiKey(std::string_view name) {
   return std::find(std::begin(kOpenAiKeys), std::end(kOpenAiKeys), name) != std::end(kOpenAiKeys);
 }
 
+// `what` names the key in the message ("unknown runner \"bash\""), `expected`
+// lists the choices.
+template <typename E, size_t N>
+void ReadEnum(const NameTable<E> (&table)[N], const toml::node& node, const std::string& key,
+              const char* what, const char* expected, Checker& c, E& out, bool* ok = nullptr) {
+  auto name = ReadString(node, key, c);
+  if (!name) return;
+  if (auto v = FromName(table, *name)) {
+    out = *v;
+    if (ok != nullptr) *ok = true;
+  } else {
+    c.Fail(node, key,
+           std::string("unknown ") + what + " " + Quote(*name) + " (expected " + expected + ")");
+  }
+}
+
 // --- Sections. ---
 
 void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
@@ -113,6 +133,9 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
     std::string error;
     if (ReadSupervisorAccessKey(k.str(), node, s, &error)) {
       if (!error.empty()) c.Fail(node, key, error);
+    } else if (k.str() == "loop_scheduling") {
+      ReadEnum(kLoopSchedulingNames, node, key, "loop_scheduling", "realtime, short-slice or normal",
+               c, s.loop_scheduling);
     } else if (!ApplyField(kSupervisorFields, k.str(), node, key, c, s)) {
       c.Fail(node, key, "unknown key");
     }
@@ -139,22 +162,6 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
            "must be at least supervisor.restart_backoff (got " +
                FormatDuration(s.restart_backoff_max) + ", backoff " +
                FormatDuration(s.restart_backoff) + ")");
-  }
-}
-
-// `what` names the key in the message ("unknown runner \"bash\""), `expected`
-// lists the choices.
-template <typename E, size_t N>
-void ReadEnum(const NameTable<E> (&table)[N], const toml::node& node, const std::string& key,
-              const char* what, const char* expected, Checker& c, E& out, bool* ok = nullptr) {
-  auto name = ReadString(node, key, c);
-  if (!name) return;
-  if (auto v = FromName(table, *name)) {
-    out = *v;
-    if (ok != nullptr) *ok = true;
-  } else {
-    c.Fail(node, key,
-           std::string("unknown ") + what + " " + Quote(*name) + " (expected " + expected + ")");
   }
 }
 
@@ -399,6 +406,8 @@ void ReadRoot(const toml::table& root, Checker& c, Config& cfg) {
 const char* RunnerKindName(RunnerKind k) { return NameOf(kRunnerNames, k); }
 
 const char* QueueModeName(QueueMode m) { return NameOf(kQueueModeNames, m); }
+
+const char* LoopSchedulingName(LoopScheduling m) { return NameOf(kLoopSchedulingNames, m); }
 
 const AgentConfig* Config::FindAgent(const std::string& id) const {
   auto it = agents.find(id);

@@ -19,9 +19,13 @@ namespace laneway::common {
 
 enum class RunnerKind { kEcho, kExec, kOpenAi };
 enum class QueueMode { kQueue, kCollect, kInterrupt };
+// How the supervisor's loop thread and libzmq's I/O thread are scheduled
+// ([supervisor] loop_scheduling; docs/scaling.md, "CPU priority").
+enum class LoopScheduling { kNormal, kShortSlice, kRealtime };
 
 const char* RunnerKindName(RunnerKind k);
 const char* QueueModeName(QueueMode m);
+const char* LoopSchedulingName(LoopScheduling m);
 
 struct AgentConfig {
   std::string id;  // the key under [agents]
@@ -83,6 +87,10 @@ struct SupervisorConfig {
   // they run), 0..19: the supervisor, which must answer `status` and route every
   // turn, outranks the work it supervises (docs/scaling.md, "CPU priority").
   uint32_t worker_nice = 5;
+  // The loop thread and libzmq's I/O thread: "realtime" (SCHED_RR priority 1, where
+  // the kernel allows it; else as "short-slice"), "short-slice" (the fair
+  // scheduler's shortest slice, so a wake-up preempts sooner) or "normal".
+  LoopScheduling loop_scheduling = LoopScheduling::kNormal;
   // Bytes of turn text held for turns not yet finished (queued or running): per
   // session and in total. A submit past either is rejected at once (docs/security.md).
   uint32_t max_queued_bytes_per_session = 16u << 20;

@@ -280,6 +280,11 @@ common::Result<Value> Core::Reload() {
     needs_restart.Push("supervisor.max_message_bytes");
     next.supervisor.max_message_bytes = opt_.config.supervisor.max_message_bytes;
   }
+  // The loop's scheduling is applied once, as it starts (loop_scheduling.h).
+  if (next.supervisor.loop_scheduling != opt_.config.supervisor.loop_scheduling) {
+    needs_restart.Push("supervisor.loop_scheduling");
+    next.supervisor.loop_scheduling = opt_.config.supervisor.loop_scheduling;
+  }
   // Who may connect is decided when the supervisor binds its sockets (peer_auth.h).
   if (next.supervisor.control_allow_uids != opt_.config.supervisor.control_allow_uids ||
       next.supervisor.control_allow_group != opt_.config.supervisor.control_allow_group) {

@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "common/log.h"
+#include "common/loop_scheduling.h"
 #include "supervisor/core.h"
 #include "supervisor/leftovers.h"
 #include "supervisor/metrics.h"
@@ -280,6 +281,9 @@ Status Supervisor::Start(int* exit_code) {
 }
 
 int Supervisor::Run() {
+  // Every thread of ours that should not get it exists by now (and later ones do
+  // not inherit it: SCHED_RESET_ON_FORK): this thread and libzmq's I/O thread.
+  common::ApplyLoopScheduling(opt_.config.supervisor.loop_scheduling);
   // Recovery is done and every front door listens (Start): ready.
   notifier_.Ready(clock_.Now(), StatusSummary(*core_));
   while (!core_->exit_requested()) PollOnce();

@@ -1,0 +1,48 @@
+// How the kernel schedules the two threads every control call passes through: the
+// supervisor's loop thread and libzmq's I/O thread ([supervisor] loop_scheduling;
+// docs/scaling.md, "CPU priority").
+//
+// During a burst of new sessions both cores are busy with workers that exec, link
+// and connect. The loop needs little CPU (about 3 % of a core at 10,000 sessions)
+// but needs it at once: under the fair scheduler a woken loop waits behind the
+// runnable workers, and `status` takes tens of milliseconds.
+//
+// - realtime: SCHED_RR at priority 1 with SCHED_RESET_ON_FORK, so nothing the
+//   thread creates afterwards (threads, processes) inherits it. A woken thread
+//   runs before every fair-scheduled task. The kernel's real-time throttling
+//   (sched_rt_runtime_us, 95 % by default) leaves the rest of the CPU to others
+//   even if the loop were ever to spin. Needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 1;
+//   without them the threads get short-slice, and the reason is logged.
+// - short-slice: the fair scheduler's shortest slice (0.1 ms, sched_setattr;
+//   kernels from 6.12 use it to let the thread preempt sooner when it wakes).
+//   Unprivileged.
+// - normal: left as started.
+#ifndef LANEWAY_COMMON_LOOP_SCHEDULING_H_
+#define LANEWAY_COMMON_LOOP_SCHEDULING_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace laneway::common {
+
+struct LoopSchedulingResult {
+  LoopScheduling applied = LoopScheduling::kNormal;
+  std::vector<pid_t> threads;  // the thread ids it was applied to
+  std::string error;           // why the mode asked for was not applied (empty: it was)
+};
+
+// Applies `mode` to the calling thread and to this process's libzmq I/O threads
+// (found by the name libzmq gives them, "ZMQbg/IO/<n>"). Logs what it did.
+LoopSchedulingResult ApplyLoopScheduling(LoopScheduling mode);
+
+// The thread's current policy as a word ("realtime", "short-slice", "normal"),
+// read back from the kernel (sched_getattr): for status and the tests.
+LoopScheduling ThreadScheduling(pid_t tid);
+
+}  // namespace laneway::common
+
+#endif  // LANEWAY_COMMON_LOOP_SCHEDULING_H_
