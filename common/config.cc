@@ -134,8 +134,8 @@ void ReadSupervisor(const toml::table& t, Checker& c, SupervisorConfig& s) {
     if (ReadSupervisorAccessKey(k.str(), node, s, &error)) {
       if (!error.empty()) c.Fail(node, key, error);
     } else if (k.str() == "loop_scheduling") {
-      ReadEnum(kLoopSchedulingNames, node, key, "loop_scheduling", "realtime, short-slice or normal",
-               c, s.loop_scheduling);
+      ReadEnum(kLoopSchedulingNames, node, key, "loop_scheduling",
+               "realtime, short-slice or normal", c, s.loop_scheduling);
     } else if (!ApplyField(kSupervisorFields, k.str(), node, key, c, s)) {
       c.Fail(node, key, "unknown key");
     }

@@ -14,7 +14,6 @@
 
 namespace laneway::common {
 
-
 namespace {
 
 // struct sched_attr (SCHED_ATTR_SIZE_VER1); glibc 2.36 declares neither it nor

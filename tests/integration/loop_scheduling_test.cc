@@ -2,6 +2,8 @@
 // priority"): the supervisor's loop thread and libzmq's I/O thread get the mode
 // asked for, read back from the kernel; no other thread of the supervisor and no
 // worker inherits it; where the kernel refuses, the supervisor runs on and says why.
+#include "common/loop_scheduling.h"
+
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -11,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/loop_scheduling.h"
 #include "tests/integration/harness.h"
 
 namespace laneway::testing {
@@ -68,8 +69,7 @@ void ExpectLoopScheduling(const std::string& mode_line, LoopScheduling expected)
     const bool loop = t.tid == sup.pid();
     const bool io = t.name.rfind("ZMQbg/IO/", 0) == 0;
     io_threads += io;
-    EXPECT_EQ(common::ThreadScheduling(t.tid),
-              loop || io ? expected : LoopScheduling::kNormal)
+    EXPECT_EQ(common::ThreadScheduling(t.tid), loop || io ? expected : LoopScheduling::kNormal)
         << "thread " << t.tid << " (" << t.name << ")";
   }
   EXPECT_EQ(io_threads, 1) << "libzmq's I/O thread, found by its name";
@@ -91,7 +91,8 @@ TEST(LoopSchedulingTest, RealtimeGoesToTheLoopAndTheIoThreadOnlyOrSaysWhyNot) {
     // Not permitted here (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): the log says so.
     TempHome home;
     SupervisorProcess sup(home);
-    ASSERT_TRUE(sup.Start("[supervisor]\nloop_scheduling = \"realtime\"\n[agents.main]\nrunner = \"echo\"\n"))
+    ASSERT_TRUE(sup.Start(
+        "[supervisor]\nloop_scheduling = \"realtime\"\n[agents.main]\nrunner = \"echo\"\n"))
         << sup.Log();
     EXPECT_NE(sup.Log().find("sched_setscheduler(SCHED_RR)"), std::string::npos) << sup.Log();
   }
@@ -119,9 +120,11 @@ TEST(LoopSchedulingTest, AnUnknownModeIsRefusedWithTheChoicesNamed) {
 TEST(LoopSchedulingTest, AReloadThatChangesItSaysItNeedsARestart) {
   TempHome home;
   SupervisorProcess sup(home);
-  ASSERT_TRUE(sup.Start("[supervisor]\nloop_scheduling = \"normal\"\n[agents.main]\nrunner = \"echo\"\n"))
+  ASSERT_TRUE(
+      sup.Start("[supervisor]\nloop_scheduling = \"normal\"\n[agents.main]\nrunner = \"echo\"\n"))
       << sup.Log();
-  home.Write("laneway.toml", "[supervisor]\nloop_scheduling = \"short-slice\"\n[agents.main]\nrunner = \"echo\"\n");
+  home.Write("laneway.toml",
+             "[supervisor]\nloop_scheduling = \"short-slice\"\n[agents.main]\nrunner = \"echo\"\n");
   CliResult reload = RunCli(home, {"reload", "--json"});
   EXPECT_EQ(reload.code, 0) << reload.err;
   EXPECT_NE(reload.out.find("\"needs_restart\":[\"supervisor.loop_scheduling\"]"),
