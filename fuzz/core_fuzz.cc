@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -83,14 +85,31 @@ std::string Home() {
   return home;
 }
 
+// Waits up to 10 s for the journal's job thread; false if it never answered.
+// libFuzzer's -timeout watchdog is a SIGALRM every few seconds, and poll() returns
+// EINTR when it lands (SA_RESTART does not restart poll): that is no hang, so the
+// wait goes on with what is left of the 10 s. (Aborting on it stopped this target
+// whenever a slow machine made the wait long enough to meet a SIGALRM.)
+bool WaitForJob(int fd) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
 void Pass(supervisor::Core& core) {
   core.OnLaunchResults();
   core.FireTimers();
   core.EndIteration();
   core.OnLaunchResults();
   for (int i = 0; i < 8 && core.journal_job_pending(); ++i) {
-    pollfd p{core.journal_fd(), POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) std::abort();  // the job thread hung
+    if (!WaitForJob(core.journal_fd())) std::abort();  // the job thread hung
     core.OnJournalJobDone();
     core.EndIteration();
   }
