@@ -2,9 +2,13 @@
 
 #include <dirent.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -88,7 +92,56 @@ std::vector<pid_t> ZmqIoThreads() {
   return out;
 }
 
+// The guard against a real-time thread that stops blocking: RLIMIT_RTTIME makes the
+// kernel send SIGXCPU once a real-time thread of ours has run that long without
+// sleeping, and the handler puts the threads back on the fair scheduler.
+constexpr rlim_t kRealtimeBudgetUs = 200'000;
+constexpr int kMaxGuarded = 8;
+std::atomic<pid_t> g_guarded[kMaxGuarded];
+std::atomic<bool> g_demoted{false};
+
+void OnXcpu(int) {
+  const int saved = errno;
+  sched_param p{};
+  for (auto& t : g_guarded) {
+    const pid_t tid = t.exchange(0);
+    if (tid > 0) ::sched_setscheduler(tid, SCHED_OTHER, &p);  // async-signal-safe
+  }
+  g_demoted.store(true);
+  errno = saved;
+}
+
+bool Guard(const std::vector<pid_t>& tids, rlim_t budget_us, std::string* error) {
+  struct sigaction sa {};
+  sa.sa_handler = OnXcpu;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (::sigaction(SIGXCPU, &sa, nullptr) != 0) {
+    *error = std::string("sigaction(SIGXCPU): ") + std::strerror(errno);
+    return false;
+  }
+  rlimit lim{};
+  ::getrlimit(RLIMIT_RTTIME, &lim);
+  lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? budget_us : std::min(lim.rlim_max, budget_us);
+  if (::setrlimit(RLIMIT_RTTIME, &lim) != 0) {
+    *error = std::string("setrlimit(RLIMIT_RTTIME): ") + std::strerror(errno);
+    return false;
+  }
+  size_t i = 0;
+  for (pid_t t : tids) {
+    if (i < kMaxGuarded) g_guarded[i++].store(t);
+  }
+  return true;
+}
+
 }  // namespace
+
+bool TakeRealtimeDemotion() { return g_demoted.exchange(false); }
+
+bool GuardRealtimeForTest(const std::vector<pid_t>& tids, uint64_t budget_us) {
+  std::string error;
+  return Guard(tids, static_cast<rlim_t>(budget_us), &error);
+}
 
 LoopScheduling ThreadScheduling(pid_t tid) {
   SchedAttr a;
@@ -112,7 +165,7 @@ LoopSchedulingResult ApplyLoopScheduling(LoopScheduling mode) {
   };
   std::string error;
   if (mode == LoopScheduling::kRealtime) {
-    if (apply_all(SetRealtime, &error)) {
+    if (Guard(r.threads, kRealtimeBudgetUs, &error) && apply_all(SetRealtime, &error)) {
       r.applied = LoopScheduling::kRealtime;
     } else {
       // The threads done before the failure go back to normal first.

@@ -11,8 +11,12 @@
 //   thread creates afterwards (threads, processes) inherits it. A woken thread
 //   runs before every fair-scheduled task. The kernel's real-time throttling
 //   (sched_rt_runtime_us, 95 % by default) leaves the rest of the CPU to others
-//   even if the loop were ever to spin. Needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 1;
-//   without them the threads get short-slice, and the reason is logged.
+//   even if the loop were ever to spin, and laneway guards it itself: with
+//   RLIMIT_RTTIME at 200 ms, a real-time thread that runs that long without
+//   sleeping gets SIGXCPU, whose handler puts both threads back on the fair
+//   scheduler (TakeRealtimeDemotion() then says so once, for the log). Needs
+//   CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; without them the threads get
+//   short-slice, and the reason is logged.
 // - short-slice: the fair scheduler's shortest slice (0.1 ms, sched_setattr;
 //   kernels from 6.12 use it to let the thread preempt sooner when it wakes).
 //   Unprivileged.
@@ -22,6 +26,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,6 +43,14 @@ struct LoopSchedulingResult {
 // Applies `mode` to the calling thread and to this process's libzmq I/O threads
 // (found by the name libzmq gives them, "ZMQbg/IO/<n>"). Logs what it did.
 LoopSchedulingResult ApplyLoopScheduling(LoopScheduling mode);
+
+// True once after the SIGXCPU guard put the real-time threads back on the fair
+// scheduler (the loop polls it to log the demotion).
+bool TakeRealtimeDemotion();
+
+// The guard alone, for `tids`, with a budget of `budget_us` of CPU without
+// sleeping (the test of the guard; ApplyLoopScheduling uses 200 ms).
+bool GuardRealtimeForTest(const std::vector<pid_t>& tids, uint64_t budget_us);
 
 // The thread's current policy as a word ("realtime", "short-slice", "normal"),
 // read back from the kernel (sched_getattr): for status and the tests.

@@ -330,6 +330,12 @@ void Supervisor::PollOnce() {
     if (e.num() != EINTR) LogLine(LogLevel::kError, "poll_failed").Kv("error", e.what());
   }
   if (items[1].revents & ZMQ_POLLIN) HandleSignals();
+  if (common::TakeRealtimeDemotion()) {
+    // The loop ran 200 ms without sleeping at real-time priority (loop_scheduling.h).
+    LogLine(LogLevel::kError, "loop_scheduling_demoted")
+        .Kv("applied", "normal")
+        .Kv("reason", "a real-time thread ran 200 ms without sleeping (RLIMIT_RTTIME)");
+  }
   if (reap_more_) Reap();
   if (items[0].revents & ZMQ_POLLIN) core_->OnJournalJobDone();
 

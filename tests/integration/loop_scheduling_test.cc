@@ -8,7 +8,11 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,9 +88,32 @@ void ExpectLoopScheduling(const std::string& mode_line, LoopScheduling expected)
   EXPECT_EQ(sup.Log().find(logged) != std::string::npos, !asked_normal) << sup.Log();
 }
 
+// "Max realtime timeout" of /proc/PID/limits: the soft limit, in µs.
+std::string RealtimeTimeoutOf(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("Max realtime timeout", 0) == 0) {
+      std::istringstream fields(line.substr(std::strlen("Max realtime timeout")));
+      std::string soft;
+      fields >> soft;
+      return soft;
+    }
+  }
+  return "";
+}
+
 TEST(LoopSchedulingTest, RealtimeGoesToTheLoopAndTheIoThreadOnlyOrSaysWhyNot) {
   const LoopScheduling given = WhatTheKernelGives(LoopScheduling::kRealtime);
   ExpectLoopScheduling("loop_scheduling = \"realtime\"\n", given);
+  if (given == LoopScheduling::kRealtime) {
+    // The guard: 200 ms of CPU without sleeping, then SIGXCPU.
+    TempHome home;
+    SupervisorProcess sup(home);
+    ASSERT_TRUE(sup.Start("[supervisor]\nloop_scheduling = \"realtime\"\n[agents.main]\n"
+                          "runner = \"echo\"\n"))
+        << sup.Log();
+    EXPECT_EQ(RealtimeTimeoutOf(sup.pid()), "200000");
+  }
   if (given != LoopScheduling::kRealtime) {
     // Not permitted here (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): the log says so.
     TempHome home;
@@ -96,6 +123,39 @@ TEST(LoopSchedulingTest, RealtimeGoesToTheLoopAndTheIoThreadOnlyOrSaysWhyNot) {
         << sup.Log();
     EXPECT_NE(sup.Log().find("sched_setscheduler(SCHED_RR)"), std::string::npos) << sup.Log();
   }
+}
+
+// The guard itself, on threads of the test: a real-time thread that never sleeps is
+// put back on the fair scheduler by the SIGXCPU that RLIMIT_RTTIME brings.
+TEST(LoopSchedulingTest, ARealtimeThreadThatNeverSleepsIsPutBackOnTheFairScheduler) {
+  if (WhatTheKernelGives(LoopScheduling::kRealtime) != LoopScheduling::kRealtime) {
+    GTEST_SKIP() << "SCHED_RR is not permitted here (no CAP_SYS_NICE, RLIMIT_RTPRIO 0)";
+  }
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> guarded{false};
+  std::atomic<bool> was_realtime{false};
+  std::atomic<bool> stop{false};
+  std::thread spinner([&] {
+    tid = static_cast<pid_t>(::gettid());
+    while (!guarded) std::this_thread::yield();
+    sched_param p{};
+    p.sched_priority = 1;
+    if (::sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &p) != 0) return;
+    was_realtime = true;
+    // Busy, never sleeping, until the guard has demoted this thread.
+    while (!stop && common::ThreadScheduling(static_cast<pid_t>(::gettid())) ==
+                        LoopScheduling::kRealtime) {
+    }
+  });
+  while (tid == 0) std::this_thread::yield();
+  ASSERT_TRUE(common::GuardRealtimeForTest({tid.load()}, 50'000));
+  guarded = true;
+  const bool demoted = WaitFor([] { return common::TakeRealtimeDemotion(); },
+                               std::chrono::seconds(20));
+  stop = true;
+  spinner.join();
+  EXPECT_TRUE(was_realtime);
+  EXPECT_TRUE(demoted) << "no SIGXCPU within 20 s of a 50 ms budget";
 }
 
 TEST(LoopSchedulingTest, ShortSliceGoesToTheLoopAndTheIoThreadOnlyWhereTheKernelHasIt) {
