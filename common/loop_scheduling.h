@@ -52,8 +52,8 @@ bool TakeRealtimeDemotion();
 // sleeping (the test of the guard; ApplyLoopScheduling uses 200 ms).
 bool GuardRealtimeForTest(const std::vector<pid_t>& tids, uint64_t budget_us);
 
-// The thread's current policy as a word ("realtime", "short-slice", "normal"),
-// read back from the kernel (sched_getattr): for status and the tests.
+// The thread's current scheduling, read back from the kernel (sched_getattr):
+// SCHED_RR or SCHED_FIFO is realtime, a fair slice of at most 0.1 ms short-slice.
 LoopScheduling ThreadScheduling(pid_t tid);
 
 }  // namespace laneway::common
