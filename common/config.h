@@ -115,12 +115,12 @@ struct HttpChannelConfig {
   // Not a TOML key: the built-in config sets it so that a missing token_file is
   // generated once (mode 0600) instead of refused.
   bool generate_token_file = false;
-  std::string password_env;                   // optional: accept params.auth.password
-  std::string paired_devices_file;            // the old gateway's devices/paired.json (migration)
-  uint32_t max_connections = 1024;            // 1..100000
+  std::string password_env;                    // optional: accept params.auth.password
+  std::string paired_devices_file;             // the old gateway's devices/paired.json (migration)
+  uint32_t max_connections = 1024;             // 1..100000
   uint32_t max_connections_per_address = 256;  // of them from one client IP (1..100000)
-  uint32_t max_payload = 512 * 1024;          // bytes of one WS frame or HTTP body
-  uint32_t max_buffered_bytes = 1536 * 1024;  // unsent bytes per connection before it is cut
+  uint32_t max_payload = 512 * 1024;           // bytes of one WS frame or HTTP body
+  uint32_t max_buffered_bytes = 1536 * 1024;   // unsent bytes per connection before it is cut
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds tick_interval{std::chrono::seconds(30)};
 
@@ -160,9 +160,9 @@ struct ChannelsConfig {
 
 // [cron] (common/config_cron.cc; docs/cron.md).
 struct CronConfig {
-  bool enabled = true;          // false: jobs are kept but none fires on schedule
-  uint32_t max_jobs = 1000;     // 1..100000
-  uint32_t runs_kept = 50;      // run history entries per job (1..10000)
+  bool enabled = true;       // false: jobs are kept but none fires on schedule
+  uint32_t max_jobs = 1000;  // 1..100000
+  uint32_t runs_kept = 50;   // run history entries per job (1..10000)
   // A firing found due more than this late (downtime, a forward clock jump) is
   // "missed" and follows the job's catch_up; a later one just fires.
   std::chrono::milliseconds missed_after{std::chrono::minutes(1)};
@@ -172,9 +172,9 @@ struct CronConfig {
 
 // [subagents] (common/config_cron.cc; docs/subagents.md).
 struct SubagentsConfig {
-  uint32_t max_depth = 1;         // 1 = a subagent cannot spawn (1..5)
-  uint32_t max_children = 5;      // unfinished children per parent session (1..1000)
-  uint32_t max_workers = 8;       // subagent workers, their own share (1..100000)
+  uint32_t max_depth = 1;     // 1 = a subagent cannot spawn (1..5)
+  uint32_t max_children = 5;  // unfinished children per parent session (1..1000)
+  uint32_t max_workers = 8;   // subagent workers, their own share (1..100000)
   std::chrono::milliseconds run_timeout{std::chrono::minutes(5)};  // default per child
   bool kill_cancels_children = true;  // `laneway kill` of a parent cancels its children
 

@@ -11,8 +11,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <string>
 
 #include "common/log.h"
 
@@ -151,43 +153,41 @@ LoopScheduling ThreadScheduling(pid_t tid) {
   return LoopScheduling::kNormal;
 }
 
-LoopSchedulingResult ApplyLoopScheduling(LoopScheduling mode) {
-  LoopSchedulingResult r;
-  if (mode == LoopScheduling::kNormal) return r;
-  r.threads.push_back(static_cast<pid_t>(::gettid()));
-  for (pid_t t : ZmqIoThreads()) r.threads.push_back(t);
+void ApplyLoopScheduling(LoopScheduling mode) {
+  if (mode == LoopScheduling::kNormal) return;
+  std::vector<pid_t> threads{static_cast<pid_t>(::gettid())};
+  for (pid_t t : ZmqIoThreads()) threads.push_back(t);
+  LoopScheduling applied = LoopScheduling::kNormal;
 
   auto apply_all = [&](bool (*set)(pid_t, std::string*), std::string* error) {
-    for (pid_t t : r.threads) {
+    for (pid_t t : threads) {
       if (!set(t, error)) return false;
     }
     return true;
   };
   std::string error;
   if (mode == LoopScheduling::kRealtime) {
-    if (Guard(r.threads, kRealtimeBudgetUs, &error) && apply_all(SetRealtime, &error)) {
-      r.applied = LoopScheduling::kRealtime;
+    if (Guard(threads, kRealtimeBudgetUs, &error) && apply_all(SetRealtime, &error)) {
+      applied = LoopScheduling::kRealtime;
     } else {
       // The threads done before the failure go back to normal first.
       sched_param p{};
-      for (pid_t t : r.threads) ::sched_setscheduler(t, SCHED_OTHER, &p);
+      for (pid_t t : threads) ::sched_setscheduler(t, SCHED_OTHER, &p);
       mode = LoopScheduling::kShortSlice;
     }
   }
   if (mode == LoopScheduling::kShortSlice) {
     std::string slice_error;
     if (apply_all(SetShortSlice, &slice_error)) {
-      r.applied = LoopScheduling::kShortSlice;
+      applied = LoopScheduling::kShortSlice;
     } else {
       error += (error.empty() ? "" : "; ") + slice_error;
     }
   }
-  r.error = std::move(error);
-  LogLine line(r.error.empty() ? LogLevel::kInfo : LogLevel::kWarn, "loop_scheduling");
-  line.Kv("applied", LoopSchedulingName(r.applied))
-      .Kv("threads", static_cast<int64_t>(r.threads.size()));
-  if (!r.error.empty()) line.Kv("error", r.error);
-  return r;
+  LogLine line(error.empty() ? LogLevel::kInfo : LogLevel::kWarn, "loop_scheduling");
+  line.Kv("applied", LoopSchedulingName(applied))
+      .Kv("threads", static_cast<int64_t>(threads.size()));
+  if (!error.empty()) line.Kv("error", error);
 }
 
 }  // namespace laneway::common

@@ -27,22 +27,16 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "common/config.h"
 
 namespace laneway::common {
 
-struct LoopSchedulingResult {
-  LoopScheduling applied = LoopScheduling::kNormal;
-  std::vector<pid_t> threads;  // the thread ids it was applied to
-  std::string error;           // why the mode asked for was not applied (empty: it was)
-};
-
 // Applies `mode` to the calling thread and to this process's libzmq I/O threads
-// (found by the name libzmq gives them, "ZMQbg/IO/<n>"). Logs what it did.
-LoopSchedulingResult ApplyLoopScheduling(LoopScheduling mode);
+// (found by the name libzmq gives them, "ZMQbg/IO/<n>"). Logs what it applied and,
+// if that is not `mode`, why.
+void ApplyLoopScheduling(LoopScheduling mode);
 
 // True once after the SIGXCPU guard put the real-time threads back on the fair
 // scheduler (the loop polls it to log the demotion).

@@ -114,8 +114,9 @@ TEST(LoopSchedulingTest, RealtimeGoesToTheLoopAndTheIoThreadOnlyOrSaysWhyNot) {
     ASSERT_EQ(::setrlimit(RLIMIT_RTTIME, &unlimited), 0);
     TempHome home;
     SupervisorProcess sup(home);
-    ASSERT_TRUE(sup.Start("[supervisor]\nloop_scheduling = \"realtime\"\n[agents.main]\n"
-                          "runner = \"echo\"\n"))
+    ASSERT_TRUE(
+        sup.Start("[supervisor]\nloop_scheduling = \"realtime\"\n[agents.main]\n"
+                  "runner = \"echo\"\n"))
         << sup.Log();
     EXPECT_EQ(RealtimeTimeoutOf(sup.pid()), "200000");
   }
@@ -148,15 +149,15 @@ TEST(LoopSchedulingTest, ARealtimeThreadThatNeverSleepsIsPutBackOnTheFairSchedul
     if (::sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &p) != 0) return;
     was_realtime = true;
     // Busy, never sleeping, until the guard has demoted this thread.
-    while (!stop && common::ThreadScheduling(static_cast<pid_t>(::gettid())) ==
-                        LoopScheduling::kRealtime) {
+    while (!stop &&
+           common::ThreadScheduling(static_cast<pid_t>(::gettid())) == LoopScheduling::kRealtime) {
     }
   });
   while (tid == 0) std::this_thread::yield();
   ASSERT_TRUE(common::GuardRealtimeForTest({tid.load()}, 50'000));
   guarded = true;
-  const bool demoted = WaitFor([] { return common::TakeRealtimeDemotion(); },
-                               std::chrono::seconds(20));
+  const bool demoted =
+      WaitFor([] { return common::TakeRealtimeDemotion(); }, std::chrono::seconds(20));
   stop = true;
   spinner.join();
   EXPECT_TRUE(was_realtime);
